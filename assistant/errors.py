@@ -1,0 +1,21 @@
+"""Errors the front ends turn into one-line messages."""
+
+
+class AssistantError(Exception):
+    """Base class: the message is meant for the user, as is."""
+
+
+class InvalidQuestion(AssistantError):
+    """The question is empty, too long, or otherwise unusable."""
+
+
+class InvalidFilter(AssistantError):
+    """A filter names an unknown field or value."""
+
+
+class IndexUnavailable(AssistantError):
+    """The index is missing, corrupted, foreign, or its server cannot be reached."""
+
+
+class CorpusError(AssistantError):
+    """The report file is missing or cannot be parsed."""

