@@ -9,9 +9,45 @@ from .parse import Block, Report
 from .types import Chunk, SourceDoc
 
 _ABBREVIATIONS = {
-    "u.s", "u.k", "e.g", "i.e", "dr", "mr", "mrs", "ms", "gen", "col", "lt", "no", "nos", "st",
-    "vs", "prof", "jr", "sr", "fig", "vol", "pp", "jan", "feb", "mar", "apr", "aug", "sept",
-    "sep", "oct", "nov", "dec", "ph.d", "a.m", "p.m", "approx", "u.n", "e.u", "inc", "corp",
+    "u.s",
+    "u.k",
+    "e.g",
+    "i.e",
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "gen",
+    "col",
+    "lt",
+    "no",
+    "nos",
+    "st",
+    "vs",
+    "prof",
+    "jr",
+    "sr",
+    "fig",
+    "vol",
+    "pp",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "aug",
+    "sept",
+    "sep",
+    "oct",
+    "nov",
+    "dec",
+    "ph.d",
+    "a.m",
+    "p.m",
+    "approx",
+    "u.n",
+    "e.u",
+    "inc",
+    "corp",
 }
 _BOUNDARY = re.compile(r"(?<=[.!?])[”’\"')\]_*]*\s+(?=[“‘\"'(\[_*]*[A-Z0-9А-Я])")
 
@@ -53,7 +89,9 @@ def header_for(doc: SourceDoc, section: str) -> str:
     return f"{who}: {title}{part}.{area}"
 
 
-def build_chunks(report: Report, max_tokens: int, target_tokens: int, count: Callable[[str], int]) -> list[Chunk]:
+def build_chunks(
+    report: Report, max_tokens: int, target_tokens: int, count: Callable[[str], int]
+) -> list[Chunk]:
     """Group consecutive blocks of one (document, section) into chunks within the token budget.
 
     ``max_tokens`` is the model window (header and special tokens included); ``target_tokens`` the

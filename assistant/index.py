@@ -12,6 +12,7 @@ in CURRENT, so a crash mid-build never leaves a half index that is served.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -101,7 +102,7 @@ def embedding_function(model: str) -> Any:
         def __init__(self, model: str = model) -> None:
             self.model = model
 
-        def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - Chroma's signature
+        def __call__(self, input: Documents) -> Embeddings:
             return list(embed(self.model, list(input)))
 
         @staticmethod
@@ -126,7 +127,10 @@ def open_client(settings: Settings, path: Path | None) -> Any:
         headers = {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else None
         try:
             return chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, headers=headers, settings=_chroma_settings()
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+                headers=headers,
+                settings=_chroma_settings(),
             )
         except Exception as exc:
             raise IndexUnavailable(
@@ -289,10 +293,8 @@ def build_index(settings: Settings, *, progress: bool = False, _locked_already: 
     coll_name = collection_name(settings, fp)
     client = open_client(settings, tmp / "chroma")
     if settings.chroma_host:
-        try:
+        with contextlib.suppress(Exception):  # absent is fine
             client.delete_collection(coll_name)
-        except Exception:  # noqa: BLE001 - absent is fine
-            pass
     collection = client.create_collection(
         coll_name,
         embedding_function=embedding_function(model),

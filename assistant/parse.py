@@ -14,7 +14,7 @@ _DATE = re.compile(rf"(?:{_MONTH}(?: \d{{1,2}},)? )?(?:19|20)\d{{2}}")
 _CITATION = re.compile(r"^(?P<lead>.*?)\s*\[\[(?P<bib>.+)\]\((?P<url>[^)\s]+)\)\]\.?\s*$")
 _BIO = re.compile(r"^__(?P<name>[^_]+)__ (?P<rest>.+)$")
 _SUBTITLE = re.compile(r"^__(?P<text>[^_]+)__\s*$")
-_CAPS_HEADING = re.compile(r"^[A-Z][A-Z ,’'\-]{10,}$")
+_CAPS_HEADING = re.compile(r"^[A-Z][A-Z ,:’'\-]{10,}$")
 _EDITOR_NOTE = re.compile(r"^Editor’s [Nn]ote:")
 _APPENDIX_GROUP = re.compile(r"^(?P<lang>Russian|Chinese) Documents on (?P<topic>.+)$")
 
@@ -235,6 +235,7 @@ class _Parser:
             if cite:
                 self._start_source(cite, stripped)
                 self._block(stripped, number)
+                self.section = "Excerpts"
                 return
             if _EDITOR_NOTE.match(stripped):
                 self.notes[self.doc_id].append(stripped)
@@ -242,9 +243,7 @@ class _Parser:
             self._set_section(stripped)
             return
         text = stripped
-        if text.startswith("- "):
-            text = text[2:].strip()
-        elif text.startswith("> "):
+        if text.startswith("- ") or text.startswith("> "):
             text = text[2:].strip()
         self._block(text, number)
 

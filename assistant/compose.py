@@ -1,0 +1,339 @@
+"""Answers without a language model: verbatim report sentences with evidence keys, answers about
+the report's own metadata, and abstention when the evidence is too weak."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .citations import Evidence
+from .index import Index
+from .query import Query
+from .retrieve import Lexical, Retrieved
+from .settings import Settings
+from .text import terms
+from .types import Passage, SourceDoc
+
+REPORT_TITLE = "Broader Transatlantic Security (2022)"
+ABSTAIN_TEXT = "The report does not appear to address this question."
+
+
+@dataclass
+class Draft:
+    """Text with evidence keys, ready for ``citations.finalize``."""
+
+    text: str
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    abstained: bool = False
+    related: list[Passage] = field(default_factory=list)
+
+
+@dataclass
+class Scored:
+    chunk_index: int
+    slot: int
+    sentence: str
+    score: float
+    dense: float
+    lexical: float
+
+
+def _question_weights(text: str, lexical: Lexical) -> dict[str, float]:
+    return {t: lexical.idf(t) for t in dict.fromkeys(terms(text)) if lexical.idf(t) > 0}
+
+
+def score_sentences(
+    query: Query,
+    found: Retrieved,
+    index: Index,
+    lexical: Lexical,
+    settings: Settings,
+    topic_vector: np.ndarray | None = None,
+) -> list[Scored]:
+    """Score the sentences of the top passages against the question's topic.
+
+    ``topic_vector`` embeds the question without the names of the sources it mentions (names
+    choose the documents; the topic chooses the sentences).
+    """
+    qvec = found.query_vector if topic_vector is None else topic_vector
+    weights = _question_weights(query.topic, lexical)
+    total = sum(weights.values()) or 1.0
+    passages = found.passages[: settings.evidence_chunks]
+    out: list[Scored] = []
+    for rank, passage in enumerate(passages):
+        chunk = passage.chunk
+        ci = index.chunk_index(chunk.chunk_id)
+        if chunk.section == "Citation":
+            continue
+        prior = 0.1 * (1.0 - rank / max(len(passages), 1))
+        bonus = 0.0
+        if query.named_docs.get(chunk.doc_id):
+            bonus += 0.08
+        if query.focus_docs and chunk.doc_id in query.focus_docs:
+            bonus += 0.05
+        if query.perspective and (
+            passage.doc.perspective == query.perspective or passage.doc.focus == query.perspective
+        ):
+            bonus += 0.05
+        start = int(index.sentence_start[ci])
+        for slot, sentence in enumerate(chunk.sentences):
+            if (
+                len(sentence) < 30
+                or sentence.startswith(("_▲", "|"))
+                or sentence.rstrip("”’\"'_*").endswith("?")
+            ):
+                continue
+            dense = float(index.sentence_vectors[start + slot] @ qvec)
+            present = set(terms(sentence))
+            lex = sum(w for t, w in weights.items() if t in present) / total
+            score = 0.55 * dense + 0.35 * lex + prior + bonus
+            out.append(Scored(ci, slot, sentence, score, dense, lex))
+    if query.perspective:  # the question asks for one perspective: answer from it when it has anything
+        own = [
+            s
+            for s in out
+            if _matches_perspective(index.docs[index.chunks[s.chunk_index].doc_id], query.perspective)
+        ]
+        out = own or out
+    out.sort(key=lambda s: -s.score)
+    return out
+
+
+def _matches_perspective(doc: SourceDoc, perspective: str) -> bool:
+    return doc.perspective == perspective or doc.focus == perspective
+
+
+def plain(text: str) -> str:
+    """Drop Markdown emphasis for display; the quotation keeps the report's exact characters."""
+    text = re.sub(r"(?<!\w)__(.+?)__(?!\w)", r"\1", text)
+    return re.sub(r"(?<![\w])_(?!\s)(.+?)(?<!\s)_(?!\w)", r"\1", text)
+
+
+def _similar(a: str, b: str) -> bool:
+    ta, tb = set(terms(a)), set(terms(b))
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.6
+
+
+def compose(
+    query: Query,
+    found: Retrieved,
+    index: Index,
+    lexical: Lexical,
+    settings: Settings,
+    topic_vector: np.ndarray | None = None,
+) -> Draft:
+    """Pick the best-supported sentences and key each to its chunk."""
+    scored = score_sentences(query, found, index, lexical, settings, topic_vector)
+    if not scored or should_abstain(query, scored, lexical, settings):
+        return abstain(found, settings)
+    best = scored[0].score
+    chosen: list[Scored] = []
+    per_chunk: dict[int, int] = {}
+    for s in scored:
+        if len(chosen) >= settings.max_answer_sentences or s.score < best - 0.12:
+            break
+        if per_chunk.get(s.chunk_index, 0) >= 2 or any(_similar(s.sentence, c.sentence) for c in chosen):
+            continue
+        chosen.append(s)
+        per_chunk[s.chunk_index] = per_chunk.get(s.chunk_index, 0) + 1
+    return _draft_from(chosen, index)
+
+
+def _draft_from(chosen: list[Scored], index: Index) -> Draft:
+    evidence: dict[str, Evidence] = {}
+    parts: list[str] = []
+    merged: set[int] = set()
+    for i, s in enumerate(chosen):
+        if i in merged:
+            continue
+        chunk = index.chunks[s.chunk_index]
+        quote = s.sentence
+        # two chosen sentences that stand side by side in the report become one quotation
+        for j in range(i + 1, len(chosen)):
+            other = chosen[j]
+            if other.chunk_index == s.chunk_index and other.slot == s.slot + 1:
+                joined = f"{quote} {other.sentence}"
+                if joined in chunk.text:
+                    quote = joined
+                    merged.add(j)
+        key = f"e{len(evidence) + 1}"
+        evidence[key] = Evidence(chunk.chunk_id, quote)
+        parts.append(f"{plain(quote)} [{key}]")
+    return Draft(text=" ".join(parts), evidence=evidence)
+
+
+_SALIENT = re.compile(r"\b(?:1[0-9]{3}|2[0-9]{3})\b|\b[A-Z][a-zA-Z]{2,}\b")
+
+
+def missing_salient(query: Query, lexical: Lexical) -> list[str]:
+    """Years and proper nouns in the question that the report never mentions."""
+    missing = []
+    for m in _SALIENT.finditer(query.question):
+        word = m.group(0)
+        if m.start() == 0 or query.question[m.start() - 2 : m.start()].strip() in {".", "?", "!"}:
+            continue  # sentence-initial capitals are not names
+        t = terms(word)
+        if t and all(lexical.idf(x) == 0 and x not in lexical.vocabulary for x in t):
+            missing.append(word)
+    return missing
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d(?:s)?(?![\w])|(?<![\w.])\d(?![\w])")
+
+
+def unmatched_numbers(query: Query, scored: list[Scored]) -> list[str]:
+    """Numbers (years, amounts) in the question that no top sentence contains."""
+    numbers = _NUMBER.findall(query.question)
+    top = " ".join(s.sentence for s in scored[:10])
+    return [n for n in numbers if not re.search(rf"(?<![\w.]){re.escape(n)}(?![\w])", top)]
+
+
+def should_abstain(query: Query, scored: list[Scored], lexical: Lexical, settings: Settings) -> bool:
+    top = scored[0]
+    best_dense = max(s.dense for s in scored[:10])
+    threshold = settings.abstain_threshold - (0.1 if query.named_docs or query.followup else 0.0)
+    if unmatched_numbers(query, scored):
+        return True
+    if missing_salient(query, lexical) and best_dense < threshold + 0.15:
+        return True
+    return best_dense < threshold and top.lexical < 0.5
+
+
+def abstain(found: Retrieved, settings: Settings) -> Draft:
+    related: list[Passage] = []
+    seen: set[str] = set()
+    for p in found.passages:
+        if p.doc.doc_id in seen:
+            continue
+        seen.add(p.doc.doc_id)
+        related.append(p)
+        if len(related) >= settings.related_on_abstain:
+            break
+    return Draft(text=ABSTAIN_TEXT, abstained=True, related=related)
+
+
+# --- questions about the report's own metadata -------------------------------------------
+
+_KIND_WORDS = {
+    "chapter": re.compile(r"\bchapter|essay|analysis by\b", re.I),
+    "appendix": re.compile(
+        r"\b(article|source|document|paper|piece|interview|book|journal|report by|monograph|study)\b", re.I
+    ),
+}
+
+
+def target_doc(
+    query: Query, found: Retrieved, index: Index, descriptor_vectors: dict[str, np.ndarray]
+) -> SourceDoc | None:
+    """The document a metadata question is about."""
+    docs = index.docs
+    wanted_kind = "chapter" if _KIND_WORDS["chapter"].search(query.question) else ""
+    if not wanted_kind and _KIND_WORDS["appendix"].search(query.question):
+        wanted_kind = "appendix"
+    if query.intent == "bio":
+        wanted_kind = "bio"
+    candidates = [
+        d for d in docs.values() if d.kind in ("chapter", "appendix", "bio") or d.doc_id == "summary"
+    ]
+    if wanted_kind:
+        candidates = [d for d in candidates if d.kind == wanted_kind] or candidates
+    if query.named_docs:
+        named = [d for d in candidates if d.doc_id in query.named_docs]
+        if named:
+            return max(
+                named, key=lambda d: (query.named_docs[d.doc_id], _similarity(d, found, descriptor_vectors))
+            )
+    if query.followup and query.focus_docs:
+        focus = [docs[d] for d in query.focus_docs if d in docs and docs[d] in candidates]
+        if focus:
+            return focus[0]
+    if query.intent == "bio":
+        return None
+    if "executive summary" in query.question.lower():
+        return docs.get("summary")
+    support: dict[str, float] = {}
+    for p in found.passages[:10]:
+        support[p.doc.doc_id] = support.get(p.doc.doc_id, 0.0) + p.score
+    top_support = max(support.values(), default=1.0) or 1.0
+    best = max(
+        candidates,
+        key=lambda d: (
+            _similarity(d, found, descriptor_vectors) + 0.3 * support.get(d.doc_id, 0.0) / top_support
+        ),
+    )
+    return best
+
+
+def _similarity(doc: SourceDoc, found: Retrieved, descriptor_vectors: dict[str, np.ndarray]) -> float:
+    vec = descriptor_vectors.get(doc.doc_id)
+    return float(vec @ found.query_vector) if vec is not None else 0.0
+
+
+def descriptor(doc: SourceDoc) -> str:
+    """A short description of a document, embedded to match metadata questions to documents."""
+    if doc.kind == "chapter":
+        return (
+            f"Chapter: {doc.title}. {doc.subtitle}. Western analysis of {doc.focus} on {doc.area}, "
+            f"by {doc.authors_display}."
+        )
+    if doc.kind == "appendix":
+        who = doc.authors_display or doc.publication
+        return f"{doc.language} source on {doc.area}: {doc.title}, by {who}, {doc.publication}."
+    if doc.kind == "bio":
+        return f"{doc.title}, contributor to the report"
+    return f"{doc.title} of the report by {doc.authors_display}"
+
+
+def answer_metadata(
+    query: Query, found: Retrieved, index: Index, descriptor_vectors: dict[str, np.ndarray]
+) -> Draft | None:
+    """Answer questions about who wrote what, where and when; ``None`` if not such a question."""
+    if not query.intent:
+        return None
+    doc = target_doc(query, found, index, descriptor_vectors)
+    if doc is None:
+        return None
+    first = next(c for c in index.chunks if c.doc_id == doc.doc_id)
+    if doc.kind == "bio" or (query.intent == "bio" and doc.kind != "bio"):
+        if doc.kind != "bio":
+            return None
+        sentences = first.sentences[:2]
+        quote = " ".join(sentences)
+        if quote not in first.text:
+            quote = sentences[0]
+        return Draft(text=f"{plain(quote)} [m1]", evidence={"m1": Evidence(first.chunk_id, quote)})
+    quote = doc.byline or doc.title
+    ev = {"m1": Evidence(first.chunk_id, quote)}
+    title = f"“{doc.title}: {doc.subtitle}”" if doc.subtitle else f"“{doc.title}”"
+    who = doc.authors_display
+    if doc.doc_id == "summary":
+        return Draft(text=f"The executive summary of the report was written by {who} [m1].", evidence=ev)
+    if doc.kind == "chapter":
+        if query.intent == "url":
+            text = (
+                f"The chapter {title} by {who} is part of the CSIS report {REPORT_TITLE}; "
+                "the report gives no separate link for it [m1]."
+            )
+        elif query.intent == "published":
+            text = f"The chapter {title} by {who} was published in the CSIS report {REPORT_TITLE} [m1]."
+        else:
+            text = f"The chapter {title} was written by {who} [m1]."
+        return Draft(text=text, evidence=ev)
+    by = f"by {who}" if who else "(no author named; an interview)"
+    where = ", ".join(p for p in (doc.publication, doc.date) if p)
+    notes = "".join(f" {n}" for n in doc.notes if n.startswith("Corrected"))
+    if query.intent == "original_title":
+        text = f"The original {doc.language} title of {title} {by} is {doc.original_title} [m1].{notes}"
+    elif query.intent == "url":
+        text = f"The report links {title} {by} to {doc.url} [m1].{notes}"
+    elif query.intent == "authors":
+        text = (
+            f"{title} was written by {who}; it appeared in {where} [m1]."
+            if who
+            else f"{title} names no author: it is an interview published by {where} [m1]."
+        )
+    else:
+        text = f"{title} {by} was published in {where} [m1]."
+    return Draft(text=text, evidence=ev)

@@ -1,0 +1,249 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) rankings fused by reciprocal rank fusion,
+with metadata filters, exposed as a LangChain ``BaseRetriever``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+from rank_bm25 import BM25Okapi
+
+from .embed import embed
+from .errors import IndexUnavailable, InvalidFilter
+from .index import Index
+from .query import Query
+from .settings import Settings
+from .text import fold, terms
+from .types import AREAS, PERSPECTIVES, Passage, SourceDoc, citation_fields
+
+KINDS = ("summary", "chapter", "appendix", "bio")
+LANGUAGES = ("Russian", "Chinese", "English")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional restrictions; every field that is set must hold for a passage to be returned."""
+
+    area: str | None = None
+    language: str | None = None
+    kind: str | None = None
+    author: str | None = None
+    perspective: str | None = None
+    doc_id: str | None = None
+
+    @classmethod
+    def parse(cls, value: Filters | dict[str, Any] | None) -> Filters:
+        if value is None:
+            return cls()
+        if isinstance(value, Filters):
+            return value
+        if not isinstance(value, dict):
+            raise InvalidFilter("Filters must be a mapping such as {'area': 'space and cyber'}.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise InvalidFilter(f"Unknown filter {unknown[0]!r}; use one of: {', '.join(sorted(known))}.")
+        clean: dict[str, str | None] = {}
+        for key, raw in value.items():
+            if raw is None or (isinstance(raw, str) and not raw.strip()):
+                clean[key] = None
+                continue
+            if not isinstance(raw, str):
+                raise InvalidFilter(f"Filter {key!r} must be text, not {type(raw).__name__}.")
+            clean[key] = _canonical(key, raw.strip())
+        return cls(**clean)
+
+    def allows(self, doc: SourceDoc) -> bool:
+        if self.area and doc.area != self.area:
+            return False
+        if self.language and doc.language != self.language:
+            return False
+        if self.kind and doc.kind != self.kind:
+            return False
+        if self.perspective and doc.perspective != self.perspective:
+            return False
+        if self.doc_id and doc.doc_id != self.doc_id:
+            return False
+        if self.author:
+            wanted = fold(self.author)
+            if not any(wanted in fold(name) for name in doc.authors):
+                return False
+        return True
+
+    def active(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
+def _canonical(key: str, raw: str) -> str:
+    low = fold(raw)
+    options: tuple[str, ...] = ()
+    if key == "area":
+        options = AREAS
+        for area in AREAS:
+            if low in area or area.split()[0] in low:
+                return area
+    elif key == "language":
+        options = LANGUAGES
+        for lang in LANGUAGES:
+            if low.startswith(lang.lower()[:4]):
+                return lang
+    elif key == "kind":
+        options = KINDS
+        if low in KINDS:
+            return low
+    elif key == "perspective":
+        options = PERSPECTIVES
+        for p in PERSPECTIVES:
+            if low.split()[0] == p.split()[0].lower():
+                return p
+    else:
+        return raw
+    raise InvalidFilter(f"Unknown {key} {raw!r}; choose one of: {', '.join(options)}.")
+
+
+class Lexical:
+    """BM25 over each chunk's header and text, built once per index."""
+
+    def __init__(self, index: Index) -> None:
+        corpus = [terms(c.embed_text) for c in index.chunks]
+        self.bm25 = BM25Okapi(corpus)
+        self.vocabulary = set(self.bm25.idf)
+
+    def scores(self, query: str) -> np.ndarray:
+        tokens = [t for t in terms(query) if t in self.vocabulary]
+        if not tokens:
+            return np.zeros(len(self.bm25.doc_len))
+        return np.asarray(self.bm25.get_scores(tokens))
+
+    def idf(self, term: str) -> float:
+        return float(self.bm25.idf.get(term, 0.0))
+
+
+@dataclass
+class Retrieved:
+    """Fused passages plus what the composer reuses (query vector, per-chunk scores)."""
+
+    passages: list[Passage]
+    query_vector: np.ndarray
+    dense: dict[int, float]
+
+
+class Engine:
+    """The retrieval logic, shared by the LangChain retriever, ``search()`` and ``ask()``."""
+
+    def __init__(self, index: Index, settings: Settings) -> None:
+        self.index = index
+        self.settings = settings
+        self.lexical = Lexical(index)
+
+    def allowed(self, filters: Filters) -> np.ndarray:
+        mask = np.array([filters.allows(self.index.docs[c.doc_id]) for c in self.index.chunks])
+        return mask
+
+    def retrieve(self, query: Query, filters: Filters, k: int, mode: str | None = None) -> Retrieved:
+        mode = mode or self.settings.retrieval
+        index = self.index
+        qvec = embed(self.settings.embedding_model, [query.text])[0]
+        mask = self.allowed(filters) if filters.active() else np.ones(len(index.chunks), dtype=bool)
+        rankings: list[tuple[list[int], float]] = []
+        dense_scores: dict[int, float] = {}
+        if mode in ("hybrid", "dense"):
+            dense_ids = self._dense(qvec, mask)
+            dense_scores = dict(dense_ids)
+            rankings.append(([i for i, _ in dense_ids], 1.0))
+        if mode in ("hybrid", "bm25"):
+            lex = self.lexical.scores(query.text)
+            lex = np.where(mask, lex, -1.0)
+            order = np.argsort(-lex)[: self.settings.lexical_k]
+            rankings.append(([int(i) for i in order if lex[i] > 0], 1.0))
+        if mode == "hybrid":
+            local = index.chunk_vectors @ qvec
+            for doc_weights, weight in (
+                (query.named_docs, 2.0),
+                ({d: 1.0 for d in query.focus_docs}, 1.0),
+                (self._perspective_docs(query.perspective), 2.0),
+            ):
+                if not doc_weights:
+                    continue
+                members = [i for i, c in enumerate(index.chunks) if c.doc_id in doc_weights and mask[i]]
+                members.sort(key=lambda i: -(doc_weights[index.chunks[i].doc_id] + float(local[i])))
+                rankings.append((members[: self.settings.dense_k], weight))
+            for i in range(len(index.chunks)):
+                dense_scores.setdefault(i, float(local[i]))
+        fused: dict[int, float] = {}
+        for ranking, weight in rankings:
+            for rank, i in enumerate(ranking):
+                fused[i] = fused.get(i, 0.0) + weight / (self.settings.rrf_k + rank + 1)
+        if mode == "dense":
+            fused = {i: s for i, s in dense_scores.items() if mask[i]}
+        elif mode == "bm25" and rankings:
+            fused = {i: 1.0 / (rank + 1) for rank, i in enumerate(rankings[0][0])}
+        best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        passages = [
+            Passage(chunk=index.chunks[i], doc=index.docs[index.chunks[i].doc_id], score=score, rank=r + 1)
+            for r, (i, score) in enumerate(best)
+        ]
+        return Retrieved(passages=passages, query_vector=qvec, dense=dense_scores)
+
+    def _dense(self, qvec: np.ndarray, mask: np.ndarray) -> list[tuple[int, float]]:
+        where = None
+        if not mask.all():
+            doc_ids = sorted({c.doc_id for c, ok in zip(self.index.chunks, mask, strict=True) if ok})
+            if not doc_ids:
+                return []
+            where = {"doc_id": {"$in": doc_ids}}
+        n = min(self.settings.dense_k, int(mask.sum()))
+        try:
+            result = self.index.collection.query(
+                query_embeddings=[qvec.tolist()], n_results=n, where=where, include=["distances"]
+            )
+        except Exception as exc:
+            raise IndexUnavailable(f"The vector store did not answer: {exc}") from exc
+        out = []
+        for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True):
+            out.append((self.index.chunk_index(chunk_id), 1.0 - float(distance)))
+        return out
+
+    def _perspective_docs(self, perspective: str) -> dict[str, float]:
+        if not perspective:
+            return {}
+        out = {}
+        for doc in self.index.docs.values():
+            own_source = doc.perspective == perspective and doc.kind != "bio"
+            if own_source or (doc.kind == "chapter" and doc.focus == perspective):
+                out[doc.doc_id] = 1.0
+        return out
+
+
+def to_document(passage: Passage) -> Document:
+    meta = {
+        "chunk_id": passage.chunk.chunk_id,
+        "score": passage.score,
+        "rank": passage.rank,
+        **citation_fields(passage.doc, passage.chunk.section),
+    }
+    return Document(page_content=passage.chunk.text, metadata=meta, id=passage.chunk.chunk_id)
+
+
+class HybridRetriever(BaseRetriever):
+    """LangChain retriever over the report: ``Document``s carry full citation metadata."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    engine: Any
+    k: int = 8
+    filters: dict[str, Any] | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        from .query import analyse
+
+        q = analyse(query, None, self.engine.index.docs, {})
+        found = self.engine.retrieve(q, Filters.parse(self.filters), self.k)
+        return [to_document(p) for p in found.passages]

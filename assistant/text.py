@@ -1,0 +1,50 @@
+"""Small text helpers shared by retrieval and answering: normalisation and lexical terms."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are aren as at be because been
+    before being below between both but by can could did do does doing down during each few for
+    from further had has have having he her here hers herself him himself his how i if in into
+    is it its itself just me more most my myself no nor not now of off on once only or other our
+    ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    s t don according say says said tell think thinks view views argue argues argued write
+    writes wrote report describe describes described explain explains discuss discusses mention
+    mentions what's whats does did do anything much many
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents: 'Pynnöniemi' -> 'pynnoniemi'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+
+
+def stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def terms(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Lexical terms for BM25 and overlap scoring."""
+    words = _WORD.findall(fold(text).replace("’", "'").replace("'s ", " "))
+    return [stem(w) for w in words if keep_stopwords or w not in STOPWORDS]
+
+
+def clean_question(text: str) -> str:
+    """Normalise user input: NFKC, no control characters, single spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    return re.sub(r"\s+", " ", text).strip()

@@ -1,0 +1,86 @@
+"""The command line, driven end to end as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _run(args: list[str], index_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir), **env},
+    )
+
+
+def test_ingest_then_ask_with_sources(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    ingest = _run(["ingest"], index_dir)
+    assert ingest.returncode == 0, ingest.stderr
+    assert "Index ready:" in ingest.stdout
+    ask = _run(["ask", "What did Russia agree to sell China in 2015?"], index_dir)
+    assert ask.returncode == 0, ask.stderr
+    assert "[1]" in ask.stdout and "Sources:" in ask.stdout and "S-400" in ask.stdout
+    assert "Traceback" not in ask.stderr
+
+
+def test_ask_json_is_the_to_dict_form(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    out = _run(
+        ["ask", "--json", "Who wrote the chapter on Chinese views of joint exercises with Russia?"], index_dir
+    )
+    data = json.loads(out.stdout)
+    assert data == bot.ask("Who wrote the chapter on Chinese views of joint exercises with Russia?").to_dict()
+
+
+def test_search_and_filters(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    out = _run(["search", "--json", "-k", "3", "--language", "chinese", "space cooperation"], index_dir)
+    hits = json.loads(out.stdout)
+    assert len(hits) == 3 and all(h["language"] == "Chinese" for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", ""], "error: Please type a question"),
+        (["ask", "x" * 100_000], "error: The question is too long"),
+        (["ask", "--area", "moon", "anything"], "error: Unknown area 'moon'"),
+    ],
+)
+def test_errors_are_one_line(bot, index_dir: Path, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
+    out = _run(args, index_dir)
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith(message)
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_foreign_index_dir_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine")
+    out = _run(["ask", "What is the ILRS?"], tmp_path)
+    assert out.returncode == 2 and "not an index made by this assistant" in out.stderr
+
+
+def test_chat_remembers_the_conversation(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    proc = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "chat"],
+        input="What do Gabuev and Kashin say about the S-400 sale?\nWhen was that published?\n\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "November 2, 2017" in proc.stdout
+
+
+def test_info(index_dir: Path, bot) -> None:  # type: ignore[no-untyped-def]
+    out = _run(["info"], index_dir)
+    assert "current" in out.stdout and str(index_dir) in out.stdout
