@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -92,6 +94,20 @@ class Assistant:
     ) -> Answer:
         """Answer ``question`` with inline ``[n]`` markers that resolve to ``Answer.citations``."""
         return self.chain.invoke({"question": question, "history": history, "filters": filters})
+
+    def stream(
+        self,
+        question: str,
+        history: History | None = None,
+        filters: dict[str, Any] | Filters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's text in pieces, then the final ``Answer`` (with its citations).
+
+        Errors are raised before the first piece, so a caller never shows half an answer.
+        """
+        answer = self.ask(question, history=history, filters=filters)
+        yield from re.findall(r"\S+\s*", answer.text)
+        yield answer
 
     def search(
         self, query: str, k: int = 8, filters: dict[str, Any] | Filters | None = None
