@@ -1,11 +1,11 @@
-# Two entry points: `make run` (set up, build the index, start the assistant) and `make test`.
+# Two entry points: `make run` (set up, build the index, serve the chat UI) and `make test`.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test lint bench clean-index
+.PHONY: setup run test browser lint bench clean-index
 
 setup: $(VENV)/.installed
 
@@ -14,17 +14,21 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[ui,dev]'
 	touch $@
 
 run: setup
 	$(BIN)/assistant ingest
-	$(BIN)/assistant chat
+	$(BIN)/assistant serve
 
-test: setup
+test: setup browser
 	$(BIN)/ruff check assistant tests evals
 	$(BIN)/ruff format --check assistant tests evals
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# the UI tests drive Debian's chromium through Playwright (never `playwright install`)
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 clean-index:
 	rm -rf "$${ASSISTANT_INDEX_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/transatlantic-assistant/index}"

@@ -1,4 +1,4 @@
-"""Command line: ``assistant ingest | ask | search | chat | info``. Errors become one line."""
+"""Command line: ``assistant ingest | ask | search | chat | info | serve``. Errors become one line."""
 
 from __future__ import annotations
 
@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("chat", help="a conversation in the terminal (follow-up questions work)")
     sub.add_parser("info", help="where the index lives and what it was built from")
+    from .evaluate import add_eval_parser
+
+    add_eval_parser(sub)
+
+    serve = sub.add_parser("serve", help="the chat UI in the browser (needs the 'ui' extra)")
+    serve.add_argument("--host", help="address to listen on (default: ASSISTANT_UI_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: ASSISTANT_UI_PORT or 7860)")
     return parser
 
 
@@ -87,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "eval":
+        from .evaluate import run_eval_command
+
+        return run_eval_command(args)
     settings = Settings()
     if args.command == "ingest":
         from .index import build_index, load_index
@@ -116,6 +127,13 @@ def _run(args: argparse.Namespace) -> int:
             print(f"built at:  {manifest['built_at']}, {manifest['chunks']} chunks")
         else:
             print("build:     none yet (built on first use, or run: assistant ingest)")
+        return 0
+
+    if args.command == "serve":
+        from .ui import serve
+
+        overrides = {"ui_host": args.host, "ui_port": args.port}
+        serve(settings.model_copy(update={k: v for k, v in overrides.items() if v is not None}))
         return 0
 
     from .pipeline import Assistant

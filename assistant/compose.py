@@ -13,7 +13,7 @@ from .index import Index
 from .query import Query
 from .retrieve import Lexical, Retrieved
 from .settings import Settings
-from .text import terms
+from .text import STOPWORDS, fold, terms
 from .types import Passage, SourceDoc
 
 REPORT_TITLE = "Broader Transatlantic Security (2022)"
@@ -69,14 +69,14 @@ def score_sentences(
             continue
         prior = 0.1 * (1.0 - rank / max(len(passages), 1))
         bonus = 0.0
-        if query.named_docs.get(chunk.doc_id):
+        if query.named_docs.get(chunk.doc_id) or ci in query.mentioned:
             bonus += 0.08
         if query.focus_docs and chunk.doc_id in query.focus_docs:
             bonus += 0.05
-        if query.perspective and (
-            passage.doc.perspective == query.perspective or passage.doc.focus == query.perspective
-        ):
-            bonus += 0.05
+        if query.perspective and passage.doc.perspective == query.perspective:
+            bonus += 0.08  # the perspective's own writings
+        elif query.perspective and passage.doc.focus == query.perspective:
+            bonus += 0.03  # a chapter analysing that perspective
         start = int(index.sentence_start[ci])
         for slot, sentence in enumerate(chunk.sentences):
             if (
@@ -89,6 +89,8 @@ def score_sentences(
             present = set(terms(sentence))
             lex = sum(w for t, w in weights.items() if t in present) / total
             score = 0.55 * dense + 0.35 * lex + prior + bonus
+            if query.expects:
+                score += 0.05 if has_answer_type(sentence, query.expects) else -0.05
             out.append(Scored(ci, slot, sentence, score, dense, lex))
     if query.perspective:  # the question asks for one perspective: answer from it when it has anything
         own = [
@@ -99,6 +101,22 @@ def score_sentences(
         out = own or out
     out.sort(key=lambda s: -s.score)
     return out
+
+
+_NUMBERISH = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?"
+    r"|millions?|billions?|half|percent|twice|double)\b",
+    re.I,
+)
+_DATEISH = re.compile(
+    r"\b(1[89]|20)\d{2}s?\b|\b(January|February|March|April|May|June|July|August|September|October"
+    r"|November|December)\b"
+)
+
+
+def has_answer_type(sentence: str, expects: str) -> bool:
+    pattern = _NUMBERISH if expects == "number" else _DATEISH
+    return pattern.search(sentence) is not None
 
 
 def _matches_perspective(doc: SourceDoc, perspective: str) -> bool:
@@ -126,13 +144,13 @@ def compose(
 ) -> Draft:
     """Pick the best-supported sentences and key each to its chunk."""
     scored = score_sentences(query, found, index, lexical, settings, topic_vector)
-    if not scored or should_abstain(query, scored, lexical, settings):
+    if not scored or should_abstain(query, found, scored, lexical, settings):
         return abstain(found, settings)
     best = scored[0].score
     chosen: list[Scored] = []
     per_chunk: dict[int, int] = {}
     for s in scored:
-        if len(chosen) >= settings.max_answer_sentences or s.score < best - 0.12:
+        if len(chosen) >= settings.max_answer_sentences or s.score < best - settings.answer_margin:
             break
         if per_chunk.get(s.chunk_index, 0) >= 2 or any(_similar(s.sentence, c.sentence) for c in chosen):
             continue
@@ -164,39 +182,114 @@ def _draft_from(chosen: list[Scored], index: Index) -> Draft:
     return Draft(text=" ".join(parts), evidence=evidence)
 
 
-_SALIENT = re.compile(r"\b(?:1[0-9]{3}|2[0-9]{3})\b|\b[A-Z][a-zA-Z]{2,}\b")
+_NAME_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of|the|de)?\s*[A-Z][\w’'-]*)*")
+_NOT_NAMES = frozenset(
+    [
+        "i",
+        "what",
+        "who",
+        "whom",
+        "which",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "the",
+        "a",
+        "an",
+        "in",
+        "on",
+        "of",
+        "and",
+        "or",
+        "according",
+        "per",
+        "please",
+        "tell",
+        "give",
+        "list",
+        "compare",
+    ]
+)
 
 
-def missing_salient(query: Query, lexical: Lexical) -> list[str]:
-    """Years and proper nouns in the question that the report never mentions."""
+_MONTHS = frozenset(
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
+
+
+_DEMONYMS = frozenset(["russian", "chinese", "soviet", "american", "western", "european", "sino-russian"])
+
+
+def missing_names(query: Query, lexical: Lexical) -> list[str]:
+    """Names in the question (capitalised words, and runs of three or more) the report never mentions."""
     missing = []
-    for m in _SALIENT.finditer(query.question):
-        word = m.group(0)
-        if m.start() == 0 or query.question[m.start() - 2 : m.start()].strip() in {".", "?", "!"}:
-            continue  # sentence-initial capitals are not names
-        t = terms(word)
-        if t and all(lexical.idf(x) == 0 and x not in lexical.vocabulary for x in t):
-            missing.append(word)
+    for m in _NAME_RUN.finditer(query.question):
+        run = re.sub(r"[’']s\b", "", m.group(0))
+        words = [w for w in re.findall(r"[\w-]+", run) if w[:1].isupper()]
+        words = [w for w in words if fold(w) not in STOPWORDS | _NOT_NAMES | _MONTHS]
+        if not words:
+            continue
+        for word in words:
+            parts = terms(word, keep_stopwords=True)
+            if any(len(p) > 2 and not lexical.mentions(p) for p in parts):
+                missing.append(word)
+        while words and fold(words[0]) in _DEMONYMS:
+            words = words[1:]
+            run = run.split(maxsplit=1)[1] if " " in run else ""
+        if len(words) >= 3:  # a multi-word name ("Eastern Theater Command") must appear as such
+            phrase = " ".join(terms(run, keep_stopwords=True))
+            if not lexical.mentions(phrase):
+                missing.append(run)
     return missing
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d(?:s)?(?![\w])|(?<![\w.])\d(?![\w])")
 
 
-def unmatched_numbers(query: Query, scored: list[Scored]) -> list[str]:
-    """Numbers (years, amounts) in the question that no top sentence contains."""
+def unmatched_numbers(query: Query, found: Retrieved, settings: Settings) -> list[str]:
+    """Numbers (years, amounts) in the question that none of the top passages contains."""
     numbers = _NUMBER.findall(query.question)
-    top = " ".join(s.sentence for s in scored[:10])
+    top = " ".join(p.chunk.embed_text for p in found.passages[: settings.evidence_chunks])
     return [n for n in numbers if not re.search(rf"(?<![\w.]){re.escape(n)}(?![\w])", top)]
 
 
-def should_abstain(query: Query, scored: list[Scored], lexical: Lexical, settings: Settings) -> bool:
+def should_abstain(
+    query: Query, found: Retrieved, scored: list[Scored], lexical: Lexical, settings: Settings
+) -> bool:
     top = scored[0]
     best_dense = max(s.dense for s in scored[:10])
     threshold = settings.abstain_threshold - (0.1 if query.named_docs or query.followup else 0.0)
-    if unmatched_numbers(query, scored):
+    if unmatched_numbers(query, found, settings):
         return True
-    if missing_salient(query, lexical) and best_dense < threshold + 0.15:
+    if missing_names(query, lexical):
+        return True
+    if query.expects and not any(has_answer_type(s.sentence, query.expects) for s in scored[:5]):
         return True
     return best_dense < threshold and top.lexical < 0.5
 
@@ -286,6 +379,49 @@ def descriptor(doc: SourceDoc) -> str:
     return f"{doc.title} of the report by {doc.authors_display}"
 
 
+_ASKS_AFFILIATION = re.compile(
+    r"\bwhere (does|do|did) (s?he|they) work|\b(affiliations?|background|work for|employer|who (is|are) "
+    r"(s?he|they))\b",
+    re.I,
+)
+
+
+def _bio_of(name: str, index: Index) -> SourceDoc | None:
+    return next((d for d in index.docs.values() if d.kind == "bio" and d.title == name), None)
+
+
+def _bio_lines(doc: SourceDoc, index: Index, evidence: dict[str, Evidence]) -> str:
+    """First sentence of each author's bio, keyed as further evidence."""
+    text = ""
+    for name in doc.authors:
+        bio = _bio_of(name, index)
+        if bio is None:
+            continue
+        chunk = next(c for c in index.chunks if c.doc_id == bio.doc_id)
+        key = f"m{len(evidence) + 1}"
+        evidence[key] = Evidence(chunk.chunk_id, chunk.sentences[0])
+        text += f" {plain(chunk.sentences[0])} [{key}]"
+    return text
+
+
+def _bio_draft(doc: SourceDoc, query: Query, index: Index) -> Draft:
+    """Who a contributor is: the bio's first sentence, plus the one that best fits the question."""
+    chunk = next(c for c in index.chunks if c.doc_id == doc.doc_id)
+    sentences = list(chunk.sentences)
+    wanted = set(terms(query.topic)) - set(terms(doc.title))
+    rest = sorted(
+        range(1, len(sentences)), key=lambda i: (-len(wanted & set(terms(sentences[i]))), i)
+    )
+    picked = sorted({0, *rest[:1]}) if rest else [0]
+    evidence: dict[str, Evidence] = {}
+    parts = []
+    for i in picked:
+        key = f"m{len(evidence) + 1}"
+        evidence[key] = Evidence(chunk.chunk_id, sentences[i])
+        parts.append(f"{plain(sentences[i])} [{key}]")
+    return Draft(text=" ".join(parts), evidence=evidence)
+
+
 def answer_metadata(
     query: Query, found: Retrieved, index: Index, descriptor_vectors: dict[str, np.ndarray]
 ) -> Draft | None:
@@ -296,14 +432,8 @@ def answer_metadata(
     if doc is None:
         return None
     first = next(c for c in index.chunks if c.doc_id == doc.doc_id)
-    if doc.kind == "bio" or (query.intent == "bio" and doc.kind != "bio"):
-        if doc.kind != "bio":
-            return None
-        sentences = first.sentences[:2]
-        quote = " ".join(sentences)
-        if quote not in first.text:
-            quote = sentences[0]
-        return Draft(text=f"{plain(quote)} [m1]", evidence={"m1": Evidence(first.chunk_id, quote)})
+    if query.intent == "bio" or doc.kind == "bio":
+        return _bio_draft(doc, query, index) if doc.kind == "bio" else None
     quote = doc.byline or doc.title
     ev = {"m1": Evidence(first.chunk_id, quote)}
     title = f"“{doc.title}: {doc.subtitle}”" if doc.subtitle else f"“{doc.title}”"
@@ -320,6 +450,8 @@ def answer_metadata(
             text = f"The chapter {title} by {who} was published in the CSIS report {REPORT_TITLE} [m1]."
         else:
             text = f"The chapter {title} was written by {who} [m1]."
+            if _ASKS_AFFILIATION.search(query.question):
+                text += _bio_lines(doc, index, ev)
         return Draft(text=text, evidence=ev)
     by = f"by {who}" if who else "(no author named; an interview)"
     where = ", ".join(p for p in (doc.publication, doc.date) if p)

@@ -36,7 +36,6 @@ class Assistant:
         self._engine: Engine | None = None
         self._corpus = ""
         self._descriptors: dict[str, np.ndarray] = {}
-        self._sentence_docs: dict[str, str] = {}
         self._chain: Runnable[dict[str, Any], Answer] | None = None
 
     # --- loading ------------------------------------------------------------------------
@@ -55,7 +54,6 @@ class Assistant:
                 docs = list(index.docs.values())
                 vectors = embed(self.settings.embedding_model, [descriptor(d) for d in docs])
                 self._descriptors = {d.doc_id: v for d, v in zip(docs, vectors, strict=True)}
-                self._sentence_docs = {s: c.doc_id for c in index.chunks for s in c.sentences}
                 self._engine = Engine(index, self.settings)
         return self._engine
 
@@ -110,14 +108,18 @@ class Assistant:
         yield answer
 
     def search(
-        self, query: str, k: int = 8, filters: dict[str, Any] | Filters | None = None
+        self,
+        query: str,
+        k: int = 8,
+        filters: dict[str, Any] | Filters | None = None,
+        history: History | None = None,
     ) -> list[Passage]:
-        """Ranked passages with scores and citation metadata."""
+        """Ranked passages with scores and citation metadata; ``history`` resolves follow-ups."""
         text = self.validate(query)
         if not isinstance(k, int) or k < 1:
             raise InvalidQuestion("k must be a positive whole number.")
         engine = self._ensure()
-        q = analyse(text, None, engine.index.docs, self._sentence_docs)
+        q = analyse(text, self._clean_history(history), engine.catalog)
         return engine.retrieve(q, Filters.parse(filters), min(k, 100)).passages
 
     def validate(self, question: object) -> str:
@@ -135,23 +137,25 @@ class Assistant:
             raise InvalidQuestion("The question has no words in it; please rephrase.")
         return text
 
-    # --- chain steps ------------------------------------------------------------------------
-    def _prepare(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        question = self.validate(inputs.get("question"))
-        history = inputs.get("history") or []
+    def _clean_history(self, history: object) -> History:
+        if not history:
+            return []
         if not isinstance(history, list):
             raise InvalidQuestion("history must be a list of {'role', 'content'} messages.")
-        history = [
-            {
-                "role": str(t.get("role")),
-                "content": clean_question(t["content"])[: self.settings.max_question_chars * 4],
-            }
+        limit = self.settings.max_question_chars * 4
+        return [
+            {"role": str(t.get("role")), "content": clean_question(t["content"])[:limit]}
             for t in history
             if isinstance(t, dict) and isinstance(t.get("content"), str)
         ]
+
+    # --- chain steps ------------------------------------------------------------------------
+    def _prepare(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        question = self.validate(inputs.get("question"))
+        history = self._clean_history(inputs.get("history"))
         filters = Filters.parse(inputs.get("filters"))
         engine = self._ensure()
-        query = analyse(question, history, engine.index.docs, self._sentence_docs)
+        query = analyse(question, history, engine.catalog)
         return {"query": query, "filters": filters}
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:

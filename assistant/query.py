@@ -3,14 +3,12 @@ and how a follow-up question resolves against the conversation so far."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from .chunk import split_sentences
 from .text import STOPWORDS, fold, terms
-from .types import SourceDoc
+from .types import Chunk, SourceDoc
 
 # Aliases the report itself uses for the same person.
 _NAME_VARIANTS = {"vasiliy": "vasily", "alexandr": "alexander"}
@@ -26,10 +24,14 @@ class Query:
     """Documents the question names (by author, title or publication), with match strength."""
     focus_docs: list[str] = field(default_factory=list)
     """Documents the previous answer drew on, for follow-ups."""
+    mentioned: set[int] = field(default_factory=set)
+    """Passages (chunk positions) that mention an author the question names."""
     perspective: str = ""
     intent: str = ""
     """'' for an ordinary question, else authors | published | original_title | url | bio."""
     followup: bool = False
+    expects: str = ""
+    """What kind of answer the question wants: 'number', 'date' or '' (anything)."""
     topic: str = ""
     """``text`` without the names of the sources it mentions."""
 
@@ -43,59 +45,88 @@ def _norm_name(word: str) -> str:
     return _NAME_VARIANTS.get(w, w)
 
 
-@lru_cache(maxsize=8)
-def _alias_table(docs: tuple[SourceDoc, ...]) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """name token -> doc ids, and title/publication phrase -> doc ids."""
-    names: dict[str, set[str]] = {}
-    phrases: dict[str, set[str]] = {}
-    for doc in docs:
-        for person in doc.authors:
-            tokens = [_norm_name(t) for t in re.findall(r"[\wÀ-ÿ’'-]+", person)]
-            tokens = [t for t in tokens if t not in {"colonel", "general"}]
-            full = " ".join(tokens)
-            names.setdefault(full, set()).add(doc.doc_id)
-            for token in tokens:
-                if len(token) >= 4 and "." not in token:
-                    names.setdefault(token, set()).add(doc.doc_id)
-        if doc.kind == "appendix":
-            title_terms = [t for t in terms(doc.title)]
-            for a, b in itertools.pairwise(title_terms):
-                phrases.setdefault(f"{a} {b}", set()).add(doc.doc_id)
-            pub = " ".join(terms(doc.publication))
-            if pub and len(pub) > 6:
-                phrases.setdefault(pub, set()).add(doc.doc_id)
-    # a title bigram shared by many sources names none of them
-    phrases = {k: v for k, v in phrases.items() if len(v) <= 3}
-    return names, phrases
+class Catalog:
+    """What questions can name: authors, distinctive title phrases, publications, and which
+    passages mention an author. Built once per index."""
 
+    def __init__(self, docs: dict[str, SourceDoc], chunks: list[Chunk]) -> None:
+        self.docs = docs
+        self.names: dict[str, set[str]] = {}
+        self.phrases: dict[str, tuple[set[str], float]] = {}
+        self.sentence_docs = {s: c.doc_id for c in chunks for s in c.sentences}
+        for doc in docs.values():
+            for person in doc.authors:
+                tokens = [_norm_name(t) for t in re.findall(r"[\wÀ-ÿ’'-]+", person)]
+                tokens = [t for t in tokens if t not in {"colonel", "general"}]
+                self.names.setdefault(" ".join(tokens), set()).add(doc.doc_id)
+                for token in tokens:
+                    if len(token) >= 4 and "." not in token:
+                        self.names.setdefault(token, set()).add(doc.doc_id)
+        texts = [" ".join(terms(c.text)) for c in chunks]
+        for doc in docs.values():
+            if doc.kind not in ("appendix", "chapter"):
+                continue
+            title = terms(doc.title)
+            self._phrase(" ".join(title), doc.doc_id, 3.0)
+            for n in (2, 3):  # distinctive runs of title words: rare in the report's text
+                for i in range(len(title) - n + 1):
+                    phrase = " ".join(title[i : i + n])
+                    if sum(_contains(t, phrase) for t in texts) <= 3:
+                        self._phrase(phrase, doc.doc_id, 1.0)
+            publication = " ".join(terms(doc.publication))
+            if len(publication) > 6 and sum(_contains(t, publication) for t in texts) <= 3:
+                self._phrase(publication, doc.doc_id, 1.0)
+        for alias in ("executive summary", "summary"):
+            self._phrase(alias, "summary", 2.0)
+        self.mentions: dict[str, set[int]] = {}
+        folded = [" ".join(_norm_name(w) for w in re.findall(r"[\wÀ-ÿ’'-]+", c.text)) for c in chunks]
+        for name in self.names:
+            self.mentions[name] = {i for i, t in enumerate(folded) if _contains(t, name)}
 
-def strip_names(question: str, docs: dict[str, SourceDoc]) -> str:
-    """The question without author names, leaving its topic."""
-    names, _ = _alias_table(tuple(docs.values()))
-    words = re.findall(r"\S+", question)
-    kept = [w for w in words if _norm_name(re.sub(r"[^\wÀ-ÿ-]", "", w)) not in names]
-    return " ".join(kept)
+    def _phrase(self, phrase: str, doc_id: str, weight: float) -> None:
+        if not phrase:
+            return
+        ids, old = self.phrases.get(phrase, (set(), 0.0))
+        ids.add(doc_id)
+        self.phrases[phrase] = (ids, max(old, weight))
 
+    def _matched_names(self, question: str) -> list[str]:
+        folded = " ".join(_norm_name(w) for w in re.findall(r"[\wÀ-ÿ’'-]+", question))
+        return [name for name in self.names if _contains(folded, name)]
 
-def named_docs(question: str, docs: dict[str, SourceDoc]) -> dict[str, float]:
-    """Documents a question names by author, title words or publication."""
-    names, phrases = _alias_table(tuple(docs.values()))
-    folded = " ".join(_norm_name(w) for w in re.findall(r"[\wÀ-ÿ’'-]+", question))
-    found: dict[str, float] = {}
-    for name, ids in names.items():
-        if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", folded):
+    def named_docs(self, question: str) -> dict[str, float]:
+        """Documents a question names by author, title words or publication, with strength 0..1."""
+        found: dict[str, float] = {}
+        for name in self._matched_names(question):
             weight = 3.0 if " " in name else 2.0
-            for doc_id in ids:
+            for doc_id in self.names[name]:
                 found[doc_id] = found.get(doc_id, 0.0) + weight
-    qterms = " ".join(terms(question))
-    for phrase, ids in phrases.items():
-        if re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", qterms):
-            for doc_id in ids:
-                found[doc_id] = found.get(doc_id, 0.0) + 1.0 / len(ids)
-    if not found:
-        return {}
-    best = max(found.values())
-    return {d: w / best for d, w in found.items() if w >= best * 0.6}
+        qterms = " ".join(terms(question))
+        for phrase, (ids, weight) in self.phrases.items():
+            if len(ids) <= 3 and _contains(qterms, phrase):
+                for doc_id in ids:
+                    found[doc_id] = found.get(doc_id, 0.0) + weight / len(ids)
+        if not found:
+            return {}
+        best = max(found.values())
+        return {d: w / best for d, w in found.items() if w >= best * 0.6}
+
+    def mentioned_chunks(self, question: str) -> set[int]:
+        """Passages that mention an author the question names (chapters quoting that author)."""
+        out: set[int] = set()
+        for name in self._matched_names(question):
+            out |= self.mentions.get(name, set())
+        return out
+
+    def strip_names(self, question: str) -> str:
+        """The question without author names, leaving its topic."""
+        words = re.findall(r"\S+", question)
+        kept = [w for w in words if _norm_name(re.sub(r"[^\wÀ-ÿ-]", "", w)) not in self.names]
+        return " ".join(kept)
+
+
+def _contains(text: str, phrase: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text) is not None
 
 
 _PERSPECTIVE = re.compile(
@@ -153,6 +184,26 @@ _FOLLOWUP_START = re.compile(
 )
 
 
+_EXPECTS = (
+    (
+        "number",
+        re.compile(
+            r"^\W*(?:and\s+)?how (many|much)\b|\b(what|which) (price|percentage|share|proportion|number"
+            r"|amount|value|total|sum)\b",
+            re.I,
+        ),
+    ),
+    ("date", re.compile(r"^\W*(?:and\s+)?when\b|\b(what|which|in what) (year|date|month)\b", re.I)),
+)
+
+
+def detect_expects(question: str) -> str:
+    for name, pattern in _EXPECTS:
+        if pattern.search(question):
+            return name
+    return ""
+
+
 def detect_intent(question: str) -> str:
     for name, pattern in _INTENTS:
         if pattern.search(question):
@@ -178,51 +229,50 @@ def is_followup(question: str, named: dict[str, float]) -> bool:
     return bool(_ANAPHORA.search(question)) and len(content) <= 5
 
 
-def docs_in_text(text: str, chunks_by_sentence: dict[str, str], docs: dict[str, SourceDoc]) -> list[str]:
+def docs_in_text(text: str, catalog: Catalog) -> list[str]:
     """Documents an earlier answer drew on: its sentences are verbatim report sentences."""
     found: list[str] = []
     plain = re.sub(r"\s*\[\d+\]", "", text)
     for sentence in split_sentences(plain):
-        doc_id = chunks_by_sentence.get(sentence.strip())
+        doc_id = catalog.sentence_docs.get(sentence.strip())
         if doc_id and doc_id not in found:
             found.append(doc_id)
-    for doc in docs.values():  # metadata answers name titles rather than quote sentences
+    for doc in catalog.docs.values():  # metadata answers name titles rather than quote sentences
         if doc.kind in ("appendix", "chapter") and doc.title in text and doc.doc_id not in found:
             found.append(doc.doc_id)
     return found
 
 
-def analyse(
-    question: str,
-    history: list[dict[str, str]] | None,
-    docs: dict[str, SourceDoc],
-    chunks_by_sentence: dict[str, str],
-) -> Query:
+def analyse(question: str, history: list[dict[str, str]] | None, catalog: Catalog) -> Query:
     """Resolve a question against the conversation; the result drives retrieval and answering."""
-    named = named_docs(question, docs)
+    named = catalog.named_docs(question)
     query = Query(
         question=question,
         text=question,
         named_docs=named,
+        mentioned=catalog.mentioned_chunks(question),
         perspective=detect_perspective(question),
         intent=detect_intent(question),
+        expects=detect_expects(question),
     )
     if named:
-        query.topic = strip_names(question, docs)
+        query.topic = catalog.strip_names(question)
     turns = [t for t in (history or []) if isinstance(t, dict) and isinstance(t.get("content"), str)]
     if not turns or not is_followup(question, named):
         return query
     previous_user = [t["content"] for t in turns if t.get("role") == "user"]
     previous_answer = next((t["content"] for t in reversed(turns) if t.get("role") == "assistant"), "")
     query.followup = True
-    query.focus_docs = docs_in_text(previous_answer, chunks_by_sentence, docs)
+    query.focus_docs = docs_in_text(previous_answer, catalog)
     if previous_user:
-        topic = strip_names(previous_user[-1], docs)
+        topic = catalog.strip_names(previous_user[-1])
         query.text = query.topic = f"{question} {topic}"
         if not named and not query.perspective:
-            query.named_docs = named_docs(previous_user[-1], docs)
+            query.named_docs = catalog.named_docs(previous_user[-1])
+            query.mentioned = catalog.mentioned_chunks(previous_user[-1])
     if query.perspective:
         # a follow-up that asks for another perspective wants other sources than the last answer's
+        docs = catalog.docs
         query.focus_docs = [d for d in query.focus_docs if _perspective_of(docs[d]) == query.perspective]
     return query
 

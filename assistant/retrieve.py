@@ -16,7 +16,7 @@ from rank_bm25 import BM25Okapi
 from .embed import embed
 from .errors import IndexUnavailable, InvalidFilter
 from .index import Index
-from .query import Query
+from .query import Catalog, Query
 from .settings import Settings
 from .text import fold, terms
 from .types import AREAS, PERSPECTIVES, Passage, SourceDoc, citation_fields
@@ -113,12 +113,26 @@ class Lexical:
         corpus = [terms(c.embed_text) for c in index.chunks]
         self.bm25 = BM25Okapi(corpus)
         self.vocabulary = set(self.bm25.idf)
+        self._text = (
+            " " + " ".join(" ".join(terms(c.embed_text, keep_stopwords=True)) for c in index.chunks) + " "
+        )
 
     def scores(self, query: str) -> np.ndarray:
         tokens = [t for t in terms(query) if t in self.vocabulary]
         if not tokens:
             return np.zeros(len(self.bm25.doc_len))
         return np.asarray(self.bm25.get_scores(tokens))
+
+    def mentions(self, phrase: str) -> bool:
+        """Whether the report contains the phrase (as terms), allowing a longer ending on the last
+        word ('Blagoveshchensk' matches 'Blagoveshchenskii') and one-letter slips in long names."""
+        if f" {phrase}" in self._text:
+            return True
+        if " " in phrase or len(phrase) < 6:
+            return False
+        import difflib
+
+        return bool(difflib.get_close_matches(phrase, self.vocabulary, n=1, cutoff=0.85))
 
     def idf(self, term: str) -> float:
         return float(self.bm25.idf.get(term, 0.0))
@@ -140,6 +154,7 @@ class Engine:
         self.index = index
         self.settings = settings
         self.lexical = Lexical(index)
+        self.catalog = Catalog(index.docs, index.chunks)
 
     def allowed(self, filters: Filters) -> np.ndarray:
         mask = np.array([filters.allows(self.index.docs[c.doc_id]) for c in self.index.chunks])
@@ -152,19 +167,24 @@ class Engine:
         mask = self.allowed(filters) if filters.active() else np.ones(len(index.chunks), dtype=bool)
         rankings: list[tuple[list[int], float]] = []
         dense_scores: dict[int, float] = {}
+        weights = self.settings
         if mode in ("hybrid", "dense"):
             dense_ids = self._dense(qvec, mask)
             dense_scores = dict(dense_ids)
-            rankings.append(([i for i, _ in dense_ids], 1.0))
+            rankings.append(([i for i, _ in dense_ids], weights.dense_weight))
         if mode in ("hybrid", "bm25"):
             lex = self.lexical.scores(query.text)
             lex = np.where(mask, lex, -1.0)
             order = np.argsort(-lex)[: self.settings.lexical_k]
-            rankings.append(([int(i) for i in order if lex[i] > 0], 1.0))
+            rankings.append(([int(i) for i in order if lex[i] > 0], weights.lexical_weight))
+        if mode == "hybrid" and weights.sentence_weight > 0:
+            rankings.append((self._best_sentences(qvec, mask), weights.sentence_weight))
         if mode == "hybrid":
             local = index.chunk_vectors @ qvec
+            named = self._named_ranking(query, mask, local)
+            if named:
+                rankings.append((named, 2.0))
             for doc_weights, weight in (
-                (query.named_docs, 2.0),
                 ({d: 1.0 for d in query.focus_docs}, 1.0),
                 (self._perspective_docs(query.perspective), 2.0),
             ):
@@ -190,6 +210,29 @@ class Engine:
         ]
         return Retrieved(passages=passages, query_vector=qvec, dense=dense_scores)
 
+    def _best_sentences(self, qvec: np.ndarray, mask: np.ndarray) -> list[int]:
+        """Chunks ranked by their single best-matching sentence (finer than whole-chunk vectors)."""
+        index = self.index
+        sims = index.sentence_vectors @ qvec
+        best = np.full(len(index.chunks), -1.0)
+        np.maximum.at(best, index.sentence_owner, sims)
+        best = np.where(mask, best, -1.0)
+        order = np.argsort(-best)[: self.settings.dense_k]
+        return [int(i) for i in order if best[i] > -1.0]
+
+    def _named_ranking(self, query: Query, mask: np.ndarray, local: np.ndarray) -> list[int]:
+        """Passages of the documents a question names, and passages that mention its authors."""
+        if not query.named_docs and not query.mentioned:
+            return []
+        weights: dict[int, float] = {}
+        for i, chunk in enumerate(self.index.chunks):
+            w = query.named_docs.get(chunk.doc_id, 0.0)
+            if i in query.mentioned:
+                w = max(w, 0.8)
+            if w > 0 and mask[i]:
+                weights[i] = w + float(local[i])
+        return sorted(weights, key=lambda i: -weights[i])[: self.settings.dense_k]
+
     def _dense(self, qvec: np.ndarray, mask: np.ndarray) -> list[tuple[int, float]]:
         where = None
         if not mask.all():
@@ -210,13 +253,15 @@ class Engine:
         return out
 
     def _perspective_docs(self, perspective: str) -> dict[str, float]:
+        """A perspective's own documents first, then the chapters that analyse it."""
         if not perspective:
             return {}
         out = {}
         for doc in self.index.docs.values():
-            own_source = doc.perspective == perspective and doc.kind != "bio"
-            if own_source or (doc.kind == "chapter" and doc.focus == perspective):
+            if doc.perspective == perspective and doc.kind != "bio":
                 out[doc.doc_id] = 1.0
+            elif doc.kind == "chapter" and doc.focus == perspective:
+                out[doc.doc_id] = 0.5
         return out
 
 
@@ -244,6 +289,6 @@ class HybridRetriever(BaseRetriever):
     ) -> list[Document]:
         from .query import analyse
 
-        q = analyse(query, None, self.engine.index.docs, {})
+        q = analyse(query, None, self.engine.catalog)
         found = self.engine.retrieve(q, Filters.parse(self.filters), self.k)
         return [to_document(p) for p in found.passages]

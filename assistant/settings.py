@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +50,16 @@ class Settings(BaseSettings):
     dense_k: int = Field(40, description="Candidates taken from the dense retriever.")
     lexical_k: int = Field(40, description="Candidates taken from BM25.")
     rrf_k: int = Field(60, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, description="Fusion weight of the Chroma (whole-chunk) ranking.")
+    sentence_weight: float = Field(
+        1.0, description="Fusion weight of the ranking by each chunk's best-matching sentence."
+    )
+    lexical_weight: float = Field(1.5, description="Fusion weight of the BM25 ranking.")
     evidence_chunks: int = Field(8, description="Fused chunks whose sentences the composer reads.")
     max_answer_sentences: int = Field(3, description="Most sentences in an extractive answer.")
+    answer_margin: float = Field(
+        0.12, description="Sentences scoring within this margin of the best one join the answer."
+    )
     abstain_threshold: float = Field(
         0.42, description="Best sentence relevance below which the assistant abstains."
     )
@@ -59,4 +67,17 @@ class Settings(BaseSettings):
     related_on_abstain: int = Field(3, description="Passages listed as related reading on abstention.")
     retrieval: str = Field(
         "hybrid", description="Retriever: 'hybrid' (dense + BM25 fused), 'dense' or 'bm25'."
+    )
+
+    ui_host: str = Field(
+        "127.0.0.1",
+        description="Address the chat UI listens on; '0.0.0.0' serves other machines on the network.",
+    )
+    ui_port: int = Field(7860, description="Port the chat UI listens on.")
+    ui_user: str = Field(
+        "", description="Login name for the chat UI; login is required only when it and ui_password are set."
+    )
+    ui_password: SecretStr = Field(
+        SecretStr(""),
+        description="Login password for the chat UI; login is required only when it and ui_user are set.",
     )

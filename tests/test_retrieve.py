@@ -74,7 +74,7 @@ def test_single_retrievers_for_baselines(bot, mode: str) -> None:  # type: ignor
     from assistant.query import analyse
 
     engine = bot._ensure()
-    q = analyse("BeiDou GLONASS satellite navigation", None, engine.index.docs, {})
+    q = analyse("BeiDou GLONASS satellite navigation", None, engine.catalog)
     found = engine.retrieve(q, Filters(), 5, mode=mode)
     assert len(found.passages) == 5
     assert any("GLONASS" in p.chunk.text for p in found.passages)

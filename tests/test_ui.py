@@ -1,0 +1,331 @@
+"""The chat UI: rendering, the conversation step, and the real app driven by a browser and a client."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.settings import Settings
+from assistant.types import Answer, Chunk, Citation, Passage, SourceDoc
+from assistant.ui import escape_user_text, perspective_label, render_answer, render_error, respond
+from tests.ui_browser import (
+    BOT,
+    DONE,
+    USER,
+    ask,
+    choose,
+    clear,
+    free_port,
+    launch_browser,
+    open_app,
+    toggle_sources,
+    wait_until_up,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")  # gradio vs pandas 3, not ours
+
+S400 = "What do Gabuev and Kashin say about the S-400 sale?"
+
+
+def _citation(**overrides: Any) -> Citation:
+    fields: dict[str, Any] = {
+        "number": 1,
+        "chunk_id": "a1/003",
+        "kind": "appendix",
+        "authors": "Alexander Gabuev and Vasily Kashin",
+        "title": "Armed Friendship",
+        "original_title": "Вооруженная дружба",
+        "publication": "Carnegie Moscow Center",
+        "date": "November 2, 2017",
+        "url": "https://carnegieendowment.org/files/CP_Gabuev_Kashin_web.pdf",
+        "language": "Russian",
+        "area": "arms sales and technology transfer",
+        "section": "Excerpts",
+        "quote": "Russia agreed to sell the S-400.",
+        "doc_id": "a1",
+        "perspective": "Russian sources",
+        "label": "Alexander Gabuev and Vasily Kashin, *Armed Friendship*, Carnegie Moscow Center, November 2, 2017",
+    }
+    return Citation(**{**fields, **overrides})
+
+
+# --- rendering --------------------------------------------------------------------------------
+def test_importing_the_ui_module_does_not_load_gradio() -> None:
+    code = "import sys, assistant.ui; print('gradio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_user_text_is_shown_literally() -> None:
+    assert escape_user_text("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert (
+        escape_user_text('"><img src=x onerror=alert(2)>') == "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"
+    )
+    assert escape_user_text("*bold* [link](x) `code`") == r"\*bold\* \[link\](x) \`code\`"
+
+
+def test_answer_renders_markers_and_every_source_field() -> None:
+    answer = Answer(question="q", text="Russia agreed to sell the S-400. [1]", citations=[_citation()])
+    out = render_answer(answer)
+    assert out.startswith("Russia agreed to sell the S-400. [1]\n\n")
+    assert (
+        '<details class="ta-citation"><summary><strong>[1]</strong> Alexander Gabuev and Vasily Kashin' in out
+    )
+    assert "<em>Armed Friendship</em>, Carnegie Moscow Center, November 2, 2017" in out
+    assert '<span class="ta-tag">Russian source</span>' in out
+    assert "Section: Excerpts" in out and "Original title: Вооруженная дружба" in out
+    assert "Original language: Russian" in out
+    assert '<a href="https://carnegieendowment.org/files/CP_Gabuev_Kashin_web.pdf" target="_blank"' in out
+    assert '<blockquote class="ta-quote">“Russia agreed to sell the S-400.”</blockquote>' in out
+    assert "\n" not in out.split("\n\n", 1)[1]  # the HTML block stays one Markdown block
+
+
+def test_everything_rendered_in_html_is_escaped() -> None:
+    evil = _citation(
+        quote='He said "<script>alert(1)</script>" & left.',
+        label="<img src=x onerror=alert(1)>, *Title <b>*",
+        section="<i>s</i>",
+        url="javascript:alert(1)",
+    )
+    out = render_answer(Answer(question="q", text="<b>x</b> [1]", citations=[evil], notice="<u>n</u>"))
+    assert "<script>" not in out and "<img" not in out and "<b>" not in out and "<u>" not in out
+    assert "&lt;script&gt;" in out and "&lt;b&gt;x&lt;/b&gt; [1]" in out and "&lt;i&gt;s&lt;/i&gt;" in out
+    assert "href" not in out  # only http(s) links become links
+
+
+def test_perspective_labels() -> None:
+    assert perspective_label(_citation()) == "Russian source"
+    assert perspective_label(_citation(perspective="Chinese sources", language="Chinese")) == "Chinese source"
+    assert perspective_label(_citation(kind="chapter", perspective="Western analysis")) == (
+        "Western analysis chapter"
+    )
+
+
+def test_abstention_lists_related_reading_not_citations() -> None:
+    doc = SourceDoc(
+        doc_id="ch5", kind="chapter", title="Space <Cooperation>", authors=("Robert Samuel Wilson",)
+    )
+    chunk = Chunk("ch5/001", "ch5", "Evolving Dynamic", "China is pursuing partners. " * 30, (), "", 0)
+    answer = Answer(
+        question="q",
+        text="The report does not appear to address this question.",
+        abstained=True,
+        related=[Passage(chunk=chunk, doc=doc, score=0.1)],
+    )
+    out = render_answer(answer)
+    assert out.startswith("The report does not appear to address this question.\n\n")
+    assert (
+        "Related reading (not cited)" in out
+        and "Robert Samuel Wilson, <em>Space &lt;Cooperation&gt;</em>" in out
+    )
+    assert "Evolving Dynamic" in out and "ta-citation" not in out and "[1]" not in out
+    assert " …</blockquote>" in out  # long passages are cut at a word
+
+
+def test_errors_are_one_escaped_line() -> None:
+    assert (
+        render_error("Bad <input>\nsecond line")
+        == '<span class="ta-error">⚠️ Bad &lt;input&gt; second line</span>'
+    )
+
+
+# --- the conversation step, on the real assistant ------------------------------------------------
+@pytest.mark.slow
+def test_respond_streams_then_keeps_a_plain_history(bot) -> None:  # type: ignore[no-untyped-def]
+    steps = list(respond(bot, S400, [], []))
+    assert steps[0][1] == [
+        {"role": "user", "content": escape_user_text(S400)},
+        {"role": "assistant", "content": ""},
+    ]
+    assert len(steps) > 3  # the text arrives in pieces before the sources
+    textbox, chat, history, plain = steps[-1]
+    answer = bot.ask(S400)
+    assert textbox == "" and chat[-1]["content"] == render_answer(answer)
+    assert history == [{"role": "user", "content": S400}, {"role": "assistant", "content": answer.text}]
+    assert plain == answer.format_plain()
+
+    *_, (_, chat2, history2, _) = respond(bot, "When was that published?", chat, history)
+    assert "Armed Friendship" in chat2[-1]["content"] and "2017" in chat2[-1]["content"]
+    assert len(history2) == 4 and "<" not in history2[-1]["content"]
+
+
+@pytest.mark.slow
+def test_respond_turns_errors_into_a_message_and_keeps_the_question(bot) -> None:  # type: ignore[no-untyped-def]
+    history = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "answer"}]
+    *_, (textbox, chat, new_history, plain) = respond(bot, "x" * 2500, [], history)
+    assert chat[-1]["content"].startswith('<span class="ta-error">⚠️ The question is too long')
+    assert textbox == "x" * 2500 and new_history == history and plain == ""
+    *_, (_, chat, _, _) = respond(bot, "anything", [], [], area="moon")
+    assert "Unknown area &#x27;moon&#x27;" in chat[-1]["content"]
+    *_, (_, chat, _, _) = respond(bot, "   ", [], [])
+    assert chat == [
+        {"role": "assistant", "content": render_error("Please type a question; this one is empty.")}
+    ]
+
+
+# --- the running app, in a browser ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def app_url(bot, settings: Settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    from assistant.ui import serve
+
+    port = free_port()
+    app = serve(settings.model_copy(update={"ui_port": port}), bot=bot, block=False)
+    url = f"http://127.0.0.1:{port}/"
+    wait_until_up(url)
+    yield url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch_browser(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, app_url: str) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    page = open_app(browser, app_url)
+    page.dialogs = []  # type: ignore[attr-defined]
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))  # type: ignore[attr-defined]
+    yield page
+    page.close()
+
+
+@pytest.mark.slow
+def test_browser_answer_streams_with_numbered_sources_and_quotes(page, corpus_text: str) -> None:  # type: ignore[no-untyped-def]
+    turn = ask(page, S400)
+    assert turn.partial_renders > 1  # text was on screen, growing, before the sources arrived
+    message = turn.message
+    text = message.inner_text()
+    assert "S-400" in text and "[1]" in text
+    citations = message.locator("details.ta-citation")
+    assert citations.count() >= 1
+    first = citations.first
+    assert "[1]" in first.locator("summary").inner_text()
+    assert "Alexander Gabuev and Vasily Kashin" in first.locator("summary").inner_text()
+    assert "Armed Friendship" in first.locator("summary em").first.inner_text()
+    assert not first.locator("blockquote").is_visible()  # collapsed until opened
+    toggle_sources(message)
+    quote = first.locator("blockquote").inner_text().strip("“” \n")
+    assert first.locator("blockquote").is_visible() and len(quote) > 40
+    assert quote in corpus_text  # the passage shown is the report's own words
+    assert (
+        first.get_by_text("Russian source").is_visible()
+        and first.get_by_text("Section: Excerpts").is_visible()
+    )
+    assert first.locator("a").get_attribute("href") == (
+        "https://carnegieendowment.org/files/CP_Gabuev_Kashin_web.pdf"
+    )
+    # the plain-text copy of the answer, with its references
+    page.get_by_text("Copy the last answer").click()
+    plain = page.locator("#plain-answer textarea").input_value()
+    assert (
+        plain.startswith(text.split("\n")[0]) and "\nSources:\n[1] " in plain and "Armed Friendship" in plain
+    )
+
+
+@pytest.mark.slow
+def test_browser_follow_up_resolves_against_the_conversation(page) -> None:  # type: ignore[no-untyped-def]
+    first = ask(page, S400).message
+    first_source = first.locator("details.ta-citation summary em").first.inner_text()
+    follow = ask(page, "When was that published?").message
+    assert "2017" in follow.inner_text() and "Armed Friendship" in follow.inner_text()
+    assert follow.locator("details.ta-citation summary em").first.inner_text() == first_source
+    assert page.locator(BOT).count() == 2 and page.locator(USER).count() == 2
+    # clearing starts over: the same follow-up no longer refers to Armed Friendship
+    clear(page)
+    fresh = ask(page, "When was that published?").message
+    assert "Armed Friendship" not in fresh.inner_text()
+
+
+@pytest.mark.slow
+def test_browser_filter_restricts_every_source(page) -> None:  # type: ignore[no-untyped-def]
+    choose(page, "filter-perspective", "Chinese sources")
+    message = ask(page, "What do the sources say about joint exercises?").message
+    tags = message.locator(".ta-citation .ta-tag").all_inner_texts()
+    assert tags and set(tags) == {"Chinese source"}
+    choose(page, "filter-perspective", "Russian sources")
+    choose(page, "filter-area", "Military exercises")
+    message = ask(page, "What do the sources say about joint exercises?").message
+    tags = message.locator(".ta-citation .ta-tag").all_inner_texts()
+    assert tags and set(tags) == {"Russian source"}
+
+
+@pytest.mark.slow
+def test_browser_shows_user_markup_as_text(page) -> None:  # type: ignore[no-untyped-def]
+    for question in ["<script>alert(1)</script>", '<b>x</b> "><img src=x onerror=alert(2)>']:
+        ask(page, question)
+        assert page.locator(USER).last.inner_text().strip() == question
+    body = page.locator("body").inner_text()
+    assert "<script>alert(1)</script>" in body and "<b>x</b>" in body
+    assert page.dialogs == []  # type: ignore[attr-defined]
+    assert page.locator("#chat script, #chat img, #chat [data-testid='user'] b").count() == 0
+
+
+@pytest.mark.slow
+def test_browser_errors_and_abstentions_are_friendly(page) -> None:  # type: ignore[no-untyped-def]
+    message = ask(page, "x" * 2500).message
+    assert message.locator(".ta-error").inner_text().startswith("⚠️ The question is too long")
+    assert page.locator("#question textarea").input_value() == "x" * 2500  # kept, to shorten
+    message = ask(page, "   ").message
+    assert "Please type a question" in message.inner_text()
+    message = ask(page, "What is the capital of Peru?").message
+    assert "does not appear to address" in message.inner_text()
+    assert "Related reading (not cited)" in message.inner_text()
+    assert message.locator(".ta-reading").count() >= 1 and message.locator(".ta-citation").count() == 0
+    assert "Traceback" not in page.locator("body").inner_text()
+    assert page.locator(f"#chat :is({DONE})").count() == 3
+
+
+# --- the running app, as a program: `assistant serve` with a login, via gradio_client ----------
+@pytest.mark.slow
+def test_gradio_client_drives_assistant_serve_with_login(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+    from gradio_client import Client
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "ASSISTANT_INDEX_DIR": str(index_dir),
+        "ASSISTANT_UI_USER": "staff",
+        "ASSISTANT_UI_PASSWORD": "s3cret",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(url, process=server)  # the login page
+        assert httpx.get(url + "config", timeout=5).status_code == 401  # nothing without signing in
+        client = Client(url, auth=("staff", "s3cret"), verbose=False)
+        textbox, chat, plain = client.predict(
+            "What did Russia agree to sell China in 2015?", [], "", "", "", api_name="/chat"
+        )
+        assert textbox == ""
+        reply = chat[-1]
+        assert reply["role"] == "assistant"
+        assert "S-400" in reply["content"][0]["text"] and "[1]" in reply["content"][0]["text"]
+        assert 'class="ta-citation"' in reply["content"][0]["text"]
+        assert plain == bot.ask("What did Russia agree to sell China in 2015?").format_plain()
+        # the session keeps the conversation: a follow-up through the same client resolves
+        _, chat, plain = client.predict("When was that published?", chat, "", "", "", api_name="/chat")
+        assert "[1]" in plain and len(chat) == 4
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert f"Chat UI at http://127.0.0.1:{port}/ (login required)" in output
+    assert "Traceback" not in output and "s3cret" not in output
