@@ -3,6 +3,7 @@ the report's own metadata, and abstention when the evidence is too weak."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -13,10 +14,11 @@ from .index import Index
 from .query import Query
 from .retrieve import Lexical, Retrieved
 from .settings import Settings
-from .text import STOPWORDS, fold, terms
-from .types import Passage, SourceDoc
+from .text import STOPWORDS, fold, terms, words
+from .types import Chunk, Passage, SourceDoc
 
 REPORT_TITLE = "Broader Transatlantic Security (2022)"
+REPORT_YEAR = 2022
 ABSTAIN_TEXT = "The report does not appear to address this question."
 
 
@@ -88,7 +90,8 @@ def score_sentences(
             dense = float(index.sentence_vectors[start + slot] @ qvec)
             present = set(terms(sentence))
             lex = sum(w for t, w in weights.items() if t in present) / total
-            score = 0.55 * dense + 0.35 * lex + prior + bonus
+            score = settings.sentence_dense_weight * dense + settings.sentence_lexical_weight * lex
+            score += prior + bonus
             if query.expects:
                 score += 0.05 if has_answer_type(sentence, query.expects) else -0.05
             out.append(Scored(ci, slot, sentence, score, dense, lex))
@@ -103,15 +106,37 @@ def score_sentences(
     return out
 
 
+# a quantity: a number that is not a year ("1990s") or part of a model name ("S-400", "Su-35")
 _NUMBERISH = re.compile(
-    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?"
-    r"|millions?|billions?|half|percent|twice|double)\b",
+    r"(?<![\w-])(?!(?:1[89]|20)\d\d(?:s|\b))\d[\d,.]*(?![\w-])|\b(one|two|three|four|five|six|seven|eight"
+    r"|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?|half|percent|twice|double)\b",
     re.I,
 )
 _DATEISH = re.compile(
     r"\b(1[89]|20)\d{2}s?\b|\b(January|February|March|April|May|June|July|August|September|October"
     r"|November|December)\b"
 )
+
+
+_COUNTED = re.compile(
+    r"\bhow many ([\w\s'’–-]+?)"
+    r"(?= (?:are|is|were|was|did|does|do|has|have|had|will|would|can|could)\b|[?,.]|$)"
+    r"|\b(?:price|value|cost|amount|share|percentage|number) (?:of|for|does \w+ pay for) "
+    r"([\w\s'’–-]+?)(?= (?:in|to|from|by|at|during|since|between)\b|[?,.]|$)",
+    re.I,
+)
+
+
+def counted_thing(question: str) -> str:
+    """The noun a quantity question counts: 'How many nuclear warheads …' -> 'warhead'."""
+    m = _COUNTED.search(question)
+    if not m:
+        return ""
+    words = [w for w in re.findall(r"[\w-]+(?:[’']s)?", m.group(1) or m.group(2))][:4]
+    plural = [w for w in words if re.fullmatch(r"[a-z-]+s", w) and not w.endswith("ss")]
+    head = plural[0] if plural else (words[-1] if words else "")
+    found = terms(head)
+    return found[0] if found else ""
 
 
 def has_answer_type(sentence: str, expects: str) -> bool:
@@ -159,124 +184,130 @@ def compose(
     return _draft_from(chosen, index)
 
 
+_LEANS_BACK = re.compile(
+    r"^[“‘\"(]*(this|these|that|those|such|it|they|thus|therefore|hence|consequently|as a result|"
+    r"in turn|in other words|in this|for this reason)\b|^.{0,60}\b(these|those|such)\b",
+    re.I,
+)
+_CARRIES_ON = re.compile(
+    r"^[“‘\"(]*(this|these|such|that|it|they|as a result|thus|consequently|in turn|in other words)\b", re.I
+)
+
+
+def _span(chunk: Chunk, slot: int) -> tuple[int, int]:
+    """The sentence plus the neighbours it leans on ('Such a scenario…', '…in these fields')."""
+    sentences = chunk.sentences
+    lo = hi = slot
+    if slot > 0 and _LEANS_BACK.search(sentences[slot]) and _adjacent(chunk, slot - 1, slot):
+        lo = slot - 1
+    nxt = slot + 1
+    if nxt < len(sentences) and _adjacent(chunk, slot, nxt):
+        follows = _CARRIES_ON.search(sentences[nxt])
+        noun = re.match(r"^The ([a-z]+)\b", sentences[nxt])
+        if follows or (noun and noun.group(1) in sentences[slot].lower()):
+            hi = nxt
+    return lo, hi
+
+
+def _adjacent(chunk: Chunk, a: int, b: int) -> bool:
+    return f"{chunk.sentences[a]} {chunk.sentences[b]}" in chunk.text
+
+
 def _draft_from(chosen: list[Scored], index: Index) -> Draft:
+    """One quotation per chosen sentence, widened to the neighbours it needs; overlaps merge."""
+    spans: list[tuple[int, int, int]] = []  # (chunk index, first slot, last slot)
+    for s in chosen:
+        lo, hi = _span(index.chunks[s.chunk_index], s.slot)
+        for k, (ci, a, b) in enumerate(spans):
+            if ci == s.chunk_index and lo <= b + 1 and hi >= a - 1:
+                merged = (ci, min(a, lo), max(b, hi))
+                if _verbatim(index.chunks[ci], merged[1], merged[2]):
+                    spans[k] = merged
+                    break
+        else:
+            spans.append((s.chunk_index, lo, hi))
     evidence: dict[str, Evidence] = {}
     parts: list[str] = []
-    merged: set[int] = set()
-    for i, s in enumerate(chosen):
-        if i in merged:
-            continue
-        chunk = index.chunks[s.chunk_index]
-        quote = s.sentence
-        # two chosen sentences that stand side by side in the report become one quotation
-        for j in range(i + 1, len(chosen)):
-            other = chosen[j]
-            if other.chunk_index == s.chunk_index and other.slot == s.slot + 1:
-                joined = f"{quote} {other.sentence}"
-                if joined in chunk.text:
-                    quote = joined
-                    merged.add(j)
+    for ci, a, b in spans:
+        chunk = index.chunks[ci]
+        quote = " ".join(chunk.sentences[a : b + 1])
+        if quote not in chunk.text:  # never quote across a paragraph break
+            quote = chunk.sentences[a]
         key = f"e{len(evidence) + 1}"
         evidence[key] = Evidence(chunk.chunk_id, quote)
         parts.append(f"{plain(quote)} [{key}]")
     return Draft(text=" ".join(parts), evidence=evidence)
 
 
+def _verbatim(chunk: Chunk, a: int, b: int) -> bool:
+    return " ".join(chunk.sentences[a : b + 1]) in chunk.text
+
+
 _NAME_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of|the|de)?\s*[A-Z][\w’'-]*)*")
-_NOT_NAMES = frozenset(
-    [
-        "i",
-        "what",
-        "who",
-        "whom",
-        "which",
-        "when",
-        "where",
-        "why",
-        "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "the",
-        "a",
-        "an",
-        "in",
-        "on",
-        "of",
-        "and",
-        "or",
-        "according",
-        "per",
-        "please",
-        "tell",
-        "give",
-        "list",
-        "compare",
-    ]
+_NOT_NAMES = words(
+    "i what who whom which when where why how is are was were do does did can could "
+    "should would will the a an in on of and or according per please tell give list compare"
 )
 
 
-_MONTHS = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ]
-)
+_MONTHS = words("january february march april may june july august september october november december")
 
 
-_DEMONYMS = frozenset(["russian", "chinese", "soviet", "american", "western", "european", "sino-russian"])
+_DEMONYMS = words("russian chinese soviet american western european sino-russian")
 
 
 def missing_names(query: Query, lexical: Lexical) -> list[str]:
-    """Names in the question (capitalised words, and runs of three or more) the report never mentions."""
+    """Names in the question the report never mentions: capitalised words, and multi-word names
+    ("Strategic Concept", "Eastern Theater Command") none of whose word pairs occur in the report."""
     missing = []
     for m in _NAME_RUN.finditer(query.question):
-        run = re.sub(r"[’']s\b", "", m.group(0))
-        words = [w for w in re.findall(r"[\w-]+", run) if w[:1].isupper()]
-        words = [w for w in words if fold(w) not in STOPWORDS | _NOT_NAMES | _MONTHS]
-        if not words:
-            continue
-        for word in words:
-            parts = terms(word, keep_stopwords=True)
-            if any(len(p) > 2 and not lexical.mentions(p) for p in parts):
-                missing.append(word)
-        while words and fold(words[0]) in _DEMONYMS:
-            words = words[1:]
-            run = run.split(maxsplit=1)[1] if " " in run else ""
-        if len(words) >= 3:  # a multi-word name ("Eastern Theater Command") must appear as such
-            phrase = " ".join(terms(run, keep_stopwords=True))
-            if not lexical.mentions(phrase):
-                missing.append(run)
+        for run in re.split(r"[’']s\b", m.group(0)):  # "China's Tiangong" is two names
+            words = [w for w in re.findall(r"[\w-]+", run) if w[:1].isupper()]
+            words = [w for w in words if fold(w) not in STOPWORDS | _NOT_NAMES | _MONTHS]
+            for word in words:
+                if any(len(p) > 2 and not lexical.mentions(p) for p in terms(word, keep_stopwords=True)):
+                    missing.append(word)
+            while words and fold(words[0]) in _DEMONYMS:
+                words = words[1:]
+            if len(words) < 2:
+                continue
+            start = run.index(words[0])
+            parts = terms(run[start:], keep_stopwords=True)
+            if not any(lexical.mentions_near(a, b) for a, b in itertools.pairwise(parts)):
+                missing.append(run[start:].strip())
     return missing
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d(?:s)?(?![\w])|(?<![\w.])\d(?![\w])")
 
 
-def unmatched_numbers(query: Query, found: Retrieved, settings: Settings) -> list[str]:
-    """Numbers (years, amounts) in the question that none of the top passages contains."""
-    numbers = _NUMBER.findall(query.question)
+_MONTH_YEAR = re.compile(
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"(?: \d{1,2},)? ((?:19|20)\d\d)\b"
+)
+
+
+def unmatched_numbers(
+    query: Query, found: Retrieved, scored: list[Scored], settings: Settings, report_year: int
+) -> list[str]:
+    """Numbers and dates in the question the evidence does not contain.
+
+    Numbers must appear in the top passages; a month with its year ("September 2022") in the same
+    passage; a year after the report was written only in the sentences that would answer.
+    """
     top = " ".join(p.chunk.embed_text for p in found.passages[: settings.evidence_chunks])
-    return [n for n in numbers if not re.search(rf"(?<![\w.]){re.escape(n)}(?![\w])", top)]
+    best = " ".join(s.sentence for s in scored[:3])
+    missing = [
+        n for n in _NUMBER.findall(query.question) if not re.search(rf"(?<![\w.]){re.escape(n)}(?![\w])", top)
+    ]
+    for m in _MONTH_YEAR.finditer(query.question):
+        month, year = m.group(1), m.group(2)
+        if not any(month in p.chunk.embed_text and year in p.chunk.embed_text for p in found.passages):
+            missing.append(m.group(0))
+    for year in re.findall(r"\b(?:19|20)\d\d\b", query.question):
+        if int(year) > report_year and not re.search(rf"\b{year}\b", best):
+            missing.append(year)
+    return missing
 
 
 def should_abstain(
@@ -285,11 +316,16 @@ def should_abstain(
     top = scored[0]
     best_dense = max(s.dense for s in scored[:10])
     threshold = settings.abstain_threshold - (0.1 if query.named_docs or query.followup else 0.0)
-    if unmatched_numbers(query, found, settings):
+    if unmatched_numbers(query, found, scored, settings, REPORT_YEAR):
         return True
     if missing_names(query, lexical):
         return True
-    if query.expects and not any(has_answer_type(s.sentence, query.expects) for s in scored[:5]):
+    if query.expects and not any(has_answer_type(s.sentence, query.expects) for s in scored[:3]):
+        return True
+    thing = counted_thing(query.question) if query.expects == "number" else ""
+    if thing and not any(
+        has_answer_type(s.sentence, "number") and thing in terms(s.sentence) for s in scored[:5]
+    ):
         return True
     return best_dense < threshold and top.lexical < 0.5
 
@@ -409,9 +445,7 @@ def _bio_draft(doc: SourceDoc, query: Query, index: Index) -> Draft:
     chunk = next(c for c in index.chunks if c.doc_id == doc.doc_id)
     sentences = list(chunk.sentences)
     wanted = set(terms(query.topic)) - set(terms(doc.title))
-    rest = sorted(
-        range(1, len(sentences)), key=lambda i: (-len(wanted & set(terms(sentences[i]))), i)
-    )
+    rest = sorted(range(1, len(sentences)), key=lambda i: (-len(wanted & set(terms(sentences[i]))), i))
     picked = sorted({0, *rest[:1]}) if rest else [0]
     evidence: dict[str, Evidence] = {}
     parts = []
@@ -460,12 +494,12 @@ def answer_metadata(
         text = f"The original {doc.language} title of {title} {by} is {doc.original_title} [m1].{notes}"
     elif query.intent == "url":
         text = f"The report links {title} {by} to {doc.url} [m1].{notes}"
-    elif query.intent == "authors":
+    elif query.intent in ("authors", "title"):
         text = (
-            f"{title} was written by {who}; it appeared in {where} [m1]."
+            f"{title} was written by {who}; it appeared in {doc.imprint or where} [m1]."
             if who
-            else f"{title} names no author: it is an interview published by {where} [m1]."
+            else f"{title} names no author: it is an interview published by {doc.imprint or where} [m1]."
         )
     else:
-        text = f"{title} {by} was published in {where} [m1]."
+        text = f"{title} {by} was published in {doc.imprint or where} [m1]."
     return Draft(text=text, evidence=ev)

@@ -38,7 +38,7 @@ from .types import Chunk, SourceDoc
 
 log = logging.getLogger(__name__)
 
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 """Bump when parsing or chunking changes what a build contains."""
 MARKER = ".transatlantic-index"
 

@@ -86,7 +86,7 @@ def parse_citation(line: str) -> dict[str, str] | None:
         "publication": publication,
         "date": date,
         "url": url,
-        "bibliography": bib,
+        "imprint": rest,
     }
 
 
@@ -292,6 +292,7 @@ class _Parser:
                 publication=cite["publication"],
                 date=cite["date"],
                 url=cite["url"],
+                imprint=cite["imprint"],
                 language=self.language,
                 area=self.area,
                 byline=line,

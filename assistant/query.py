@@ -62,6 +62,10 @@ class Catalog:
                 for token in tokens:
                     if len(token) >= 4 and "." not in token:
                         self.names.setdefault(token, set()).add(doc.doc_id)
+        for doc in docs.values():  # "Gabuev and Kashin", "He and Ye": every author by surname
+            if len(doc.authors) >= 2:
+                surnames = [_surname(a, doc.language) for a in doc.authors]
+                self.names.setdefault(" and ".join(surnames), set()).add(doc.doc_id)
         texts = [" ".join(terms(c.text)) for c in chunks]
         for doc in docs.values():
             if doc.kind not in ("appendix", "chapter"):
@@ -125,6 +129,12 @@ class Catalog:
         return " ".join(kept)
 
 
+def _surname(person: str, language: str) -> str:
+    """Family name as a question would use it: first for Chinese names, last otherwise."""
+    tokens = [_norm_name(t) for t in re.findall(r"[\wÀ-ÿ’'-]+", person)]
+    return tokens[0] if language == "Chinese" else tokens[-1]
+
+
 def _contains(text: str, phrase: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", text) is not None
 
@@ -160,7 +170,15 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"|what (year|date|journal|outlet|publication))\b.*"
             r"\b(publish|published|publication|appear|appeared|released|come out|came out"
             r"|written|printed|issued)\b"
-            r"|\bpublished (when|where|in which)\b|\bpublication date\b",
+            r"|\bpublished (when|where|in which)\b|\bpublication date\b|\bwho published\b|\bpublisher\b",
+            re.I,
+        ),
+    ),
+    (
+        "title",
+        re.compile(
+            r"\b(english|full|exact) title\b|\bwhat (is|was) (it|that|this)( piece| article| paper| source)? "
+            r"called\b|\b(title|name) of (that|this|the) (piece|article|paper|source|document|book)\b",
             re.I,
         ),
     ),
@@ -188,8 +206,8 @@ _EXPECTS = (
     (
         "number",
         re.compile(
-            r"^\W*(?:and\s+)?how (many|much)\b|\b(what|which) (price|percentage|share|proportion|number"
-            r"|amount|value|total|sum)\b",
+            r"^\W*(?:and\s+)?how (many|much)\b|\b(what|which)(?: is| was| are| were)?(?: the)?(?: total)? "
+            r"(price|percentage|share|proportion|number|amount|value|total|sum|size|cost)\b",
             re.I,
         ),
     ),

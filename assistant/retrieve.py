@@ -3,6 +3,7 @@ with metadata filters, exposed as a LangChain ``BaseRetriever``."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -133,6 +134,11 @@ class Lexical:
         import difflib
 
         return bool(difflib.get_close_matches(phrase, self.vocabulary, n=1, cutoff=0.85))
+
+    def mentions_near(self, first: str, second: str) -> bool:
+        """Whether two words occur next to each other, or with one word between ("Yuri V. Morozov")."""
+        pattern = rf" {re.escape(first)} (?:\S+ )?{re.escape(second)} "
+        return re.search(pattern, self._text) is not None
 
     def idf(self, term: str) -> float:
         return float(self.bm25.idf.get(term, 0.0))

@@ -56,9 +56,16 @@ class Settings(BaseSettings):
     )
     lexical_weight: float = Field(1.5, description="Fusion weight of the BM25 ranking.")
     evidence_chunks: int = Field(8, description="Fused chunks whose sentences the composer reads.")
-    max_answer_sentences: int = Field(3, description="Most sentences in an extractive answer.")
+    max_answer_sentences: int = Field(4, description="Most sentences in an extractive answer.")
+    sentence_dense_weight: float = Field(
+        0.55,
+        description="Weight of a sentence's embedding similarity to the question when choosing sentences.",
+    )
+    sentence_lexical_weight: float = Field(
+        0.35, description="Weight of the question's (IDF-weighted) words found in a sentence."
+    )
     answer_margin: float = Field(
-        0.12, description="Sentences scoring within this margin of the best one join the answer."
+        0.2, description="Sentences scoring within this margin of the best one join the answer."
     )
     abstain_threshold: float = Field(
         0.42, description="Best sentence relevance below which the assistant abstains."

@@ -20,6 +20,12 @@ STOPWORDS = frozenset(
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 
+
+def words(text: str) -> frozenset[str]:
+    """A word list written as text."""
+    return frozenset(text.split())
+
+
 _WORD = re.compile(r"[a-z0-9]+")
 
 

@@ -36,6 +36,9 @@ class SourceDoc:
     sections: tuple[str, ...] = ()
     byline: str = ""
     """Verbatim line of the report that names the authors (chapter byline or citation line)."""
+    imprint: str = ""
+    """Where and when a source appeared, as the report prints it ("Teaching and Research Journal,
+    2022, original version 2019")."""
 
     @property
     def authors_display(self) -> str:
