@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test browser lint bench clean-index
+.PHONY: setup llm run test browser lint bench clean-index
 
 setup: $(VENV)/.installed
 
@@ -17,14 +17,27 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[ui,dev]'
 	touch $@
 
+# the 'llm' extra for the generated-answer tests: llama-cpp-python compiles (about 5 minutes on 2 cores)
+llm: $(VENV)/.llm-installed
+
+$(VENV)/.llm-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[llm]'
+	touch $@
+
 run: setup
 	$(BIN)/assistant ingest
 	$(BIN)/assistant serve
 
-test: setup browser
+test: setup llm browser
 	$(BIN)/ruff check assistant tests evals
 	$(BIN)/ruff format --check assistant tests evals
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# latency, start-up, builds and memory against the targets and a LangChain baseline (not in `make test`):
+# about 15 minutes on two cores; writes docs/bench.md and docs/bench.json
+bench: setup
+	$(BIN)/assistant ingest
+	$(BIN)/assistant bench
 
 # the UI tests drive Debian's chromium through Playwright (never `playwright install`)
 browser:

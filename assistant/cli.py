@@ -1,13 +1,16 @@
-"""Command line: ``assistant ingest | ask | search | chat | info | serve``. Errors become one line."""
+"""Command line: ``assistant ingest | ask | compare | search | sources | chat | info | serve``.
+
+Errors become one line."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .errors import AssistantError
@@ -17,7 +20,7 @@ from .settings import Settings
 def _filters(args: argparse.Namespace) -> dict[str, Any] | None:
     chosen = {
         key: getattr(args, key)
-        for key in ("area", "language", "kind", "author", "perspective")
+        for key in ("area", "language", "kind", "author", "perspective", "doc_id")
         if getattr(args, key, None)
     }
     return chosen or None
@@ -30,6 +33,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--kind", help="summary | chapter | appendix | bio")
     group.add_argument("--author", help="part of an author's name, e.g. Bartosh")
     group.add_argument("--perspective", help="Russian | Chinese | Western")
+    group.add_argument("--doc", dest="doc_id", help="one document's id, as `assistant sources` lists it")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer a question with numbered sources")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument(
+        "--stream",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print the answer as it is written (default: on with a language-model backend)",
+    )
     _add_filters(ask)
 
     search = sub.add_parser("search", help="ranked passages for a query")
@@ -54,11 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the passages as JSON")
     _add_filters(search)
 
+    compare = sub.add_parser(
+        "compare", help="Russian sources, Chinese sources and Western analysis side by side"
+    )
+    compare.add_argument("question", nargs="?", help="what to compare (optional with --area)")
+    compare.add_argument("--area", help="arms sales | exercises | space | hybrid")
+    compare.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    sources = sub.add_parser("sources", help="list the report's chapters and appendix sources")
+    sources.add_argument("--area", help="arms sales | exercises | space | hybrid")
+    sources.add_argument("--language", help="Russian | Chinese | English")
+    sources.add_argument("--kind", help="chapter | appendix (or summary | bio)")
+    sources.add_argument("--author", help="part of an author's name, e.g. Bartosh")
+    sources.add_argument("--json", action="store_true", help="print every field as JSON")
+
     sub.add_parser("chat", help="a conversation in the terminal (follow-up questions work)")
     sub.add_parser("info", help="where the index lives and what it was built from")
+    from .bench import add_bench_parser
     from .evaluate import add_eval_parser
 
     add_eval_parser(sub)
+    add_bench_parser(sub)
 
     serve = sub.add_parser("serve", help="the chat UI in the browser (needs the 'ui' extra)")
     serve.add_argument("--host", help="address to listen on (default: ASSISTANT_UI_HOST or 127.0.0.1)")
@@ -98,26 +124,36 @@ def _run(args: argparse.Namespace) -> int:
         from .evaluate import run_eval_command
 
         return run_eval_command(args)
+    if args.command == "bench":
+        from .bench import run_bench_command
+
+        return run_bench_command(args)
     settings = Settings()
     if args.command == "ingest":
-        from .index import build_index, load_index
+        from .index import ingest
 
         started = time.perf_counter()
-        if args.force:
-            build_index(settings, progress=True)
-        index = load_index(settings, progress=True)
+        index = ingest(settings, force=args.force, progress=True)
         took = time.perf_counter() - started
         m = index.manifest
         print(
             f"Index ready: {m['chunks']} chunks from {m['documents']} documents "
-            f"at {index.path} ({took:.1f} s)"
+            f"at {index.location} ({took:.1f} s)"
         )
         return 0
     if args.command == "info":
-        from .index import fingerprint
+        from .index import fingerprint, load_index
 
         print(f"corpus:    {settings.corpus_path}")
         print(f"index dir: {settings.index_dir}")
+        if settings.chroma_host:  # app processes load the index the server holds; ingest builds it
+            try:
+                served = load_index(settings, build=False)
+                print(f"build:     {served.location} (current)")
+                print(f"built at:  {served.manifest['built_at']}, {served.manifest['chunks']} chunks")
+            except AssistantError as exc:
+                print(f"build:     {exc}")
+            return 0
         current = settings.index_dir / "CURRENT"
         if current.exists():
             manifest_path = settings.index_dir / "builds" / current.read_text().strip() / "manifest.json"
@@ -138,10 +174,23 @@ def _run(args: argparse.Namespace) -> int:
 
     from .pipeline import Assistant
 
+    if args.command == "sources":  # needs the report only, not the index
+        return _sources(Assistant(settings), args)
     bot = Assistant(settings)
     bot.load(progress=True)
+    streaming = settings.backend != "extractive"  # a model writes slowly: show it writing
     if args.command == "ask":
+        if (args.stream if args.stream is not None else streaming) and not args.json:
+            _print_stream(bot.stream(args.question, filters=_filters(args)))
+            return 0
         answer = bot.ask(args.question, filters=_filters(args))
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            print(answer.format_plain())
+        return 0
+    if args.command == "compare":
+        answer = bot.compare(args.question, area=args.area)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         else:
@@ -157,11 +206,44 @@ def _run(args: argparse.Namespace) -> int:
             print(f"   {p.chunk.text[:300]}{'…' if len(p.chunk.text) > 300 else ''}")
         return 0
     if args.command == "chat":
-        return _chat(bot)
+        return _chat(bot, streaming)
     return 2
 
 
-def _chat(bot: Any) -> int:
+def _sources(bot: Any, args: argparse.Namespace) -> int:
+    from .sources import format_table, source_record
+
+    chosen = {key: getattr(args, key) for key in ("area", "language", "kind", "author")}
+    docs = bot.sources(**chosen)
+    if args.json:
+        print(json.dumps([source_record(d) for d in docs], ensure_ascii=False, indent=2))
+    else:
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        print(format_table(docs, width))
+    return 0
+
+
+def _print_stream(pieces: Iterable[Any]) -> Any:
+    """Print an answer as it is written, then its sources; return the final ``Answer``.
+
+    A generated answer is printed again once checked: the draft shows the model's own keys and
+    may hold sentences that enforcement removed.
+    """
+    written = ""
+    for piece in pieces:
+        if isinstance(piece, str):
+            print(piece, end="", flush=True)
+            written += piece
+            continue
+        if written.strip() == piece.text.strip():
+            print(piece.format_plain()[len(piece.text) :])
+        else:
+            print(f"\n\nChecked against the report:\n{piece.format_plain()}")
+        return piece
+    raise AssistantError("The answer ended without a result.")
+
+
+def _chat(bot: Any, streaming: bool = False) -> int:
     print("Ask about the report (empty line or Ctrl-D to quit; 'clear' starts over).")
     history: list[dict[str, str]] = []
     while True:
@@ -177,11 +259,14 @@ def _chat(bot: Any) -> int:
             print("(conversation cleared)")
             continue
         try:
-            answer = bot.ask(question, history=history)
+            if streaming:
+                answer = _print_stream(bot.stream(question, history=history))
+            else:
+                answer = bot.ask(question, history=history)
+                print(answer.format_plain())
         except AssistantError as exc:
             print(f"error: {exc}")
             continue
-        print(answer.format_plain())
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 

@@ -19,3 +19,7 @@ class IndexUnavailable(AssistantError):
 
 class CorpusError(AssistantError):
     """The report file is missing or cannot be parsed."""
+
+
+class MissingExtra(AssistantError, ImportError):
+    """An optional backend was chosen without its extra installed; the message names the extra."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .citations import check
 from .settings import PROJECT_ROOT, Settings
-from .types import Answer, Citation, Passage, SourceDoc
+from .types import PERSPECTIVES, Answer, Citation, Passage, SourceDoc, in_perspective
 
 if TYPE_CHECKING:
     from .parse import Report
@@ -42,6 +42,8 @@ TYPES: tuple[str, ...] = (
 SPLITS: tuple[str, ...] = ("dev", "test")
 ROLES: frozenset[str] = frozenset({"user", "assistant"})
 CONFIGS: tuple[str, ...] = ("hybrid", "dense", "bm25")
+BACKENDS: tuple[str, ...] = ("extractive", "llamacpp", "openai")
+"""A configuration is a retriever, optionally with an answer backend: ``hybrid+openai``."""
 K_VALUES: tuple[int, ...] = (1, 5, 10)
 
 # Field name -> required JSON type, in the order of the schema.
@@ -58,7 +60,9 @@ _SCHEMA: dict[str, type] = {
     "evidence": str,
     "document_hint": str,
 }
-_JSON_NAMES = {str: "a string", bool: "true/false", list: "a list"}
+_OPTIONAL: dict[str, type] = {"gold_by_perspective": dict}
+"""Fields an item may leave out: comparison items give gold sources for each perspective."""
+_JSON_NAMES = {str: "a string", bool: "true/false", list: "a list", dict: "an object"}
 _QUOTES = str.maketrans("‘’‚‛′`“”„‟″", "''''''\"\"\"\"\"")  # curly/prime -> straight
 
 
@@ -89,6 +93,9 @@ class Item:
     reference_answer: str = ""
     evidence: str = ""
     document_hint: str = ""
+    gold_by_perspective: dict[str, list[GoldSource]] = field(default_factory=dict)
+    """Comparison items: ``{"Russian sources": [...], "Chinese sources": [...], "Western analysis":
+    [...]}``; each perspective's part of the answer should cite one of its gold sources."""
     line: int = 0
     """Line number in the file it was read from (0 when built in code)."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -97,18 +104,14 @@ class Item:
     @classmethod
     def from_dict(cls, data: dict[str, Any], line: int = 0) -> Item:
         """Build leniently: ``validate`` reports what is missing or mistyped."""
-        gold = data.get("gold_sources")
-        gold_sources = [
-            GoldSource(str(g.get("authors", "") or ""), str(g.get("title", "") or ""))
-            for g in (gold if isinstance(gold, list) else [])
-            if isinstance(g, dict)
-        ]
+        gold_sources = _gold_list(data.get("gold_sources"))
         facts = data.get("key_facts")
         key_facts = [
             [a for a in fact if isinstance(a, str)] if isinstance(fact, list) else [str(fact)]
             for fact in (facts if isinstance(facts, list) else [])
         ]
         history = data.get("history")
+        by_perspective = data.get("gold_by_perspective")
         return cls(
             id=str(data.get("id", "")),
             split=str(data.get("split", "")),
@@ -121,13 +124,17 @@ class Item:
             reference_answer=str(data.get("reference_answer", "")),
             evidence=str(data.get("evidence", "")),
             document_hint=str(data.get("document_hint", "")),
+            gold_by_perspective={
+                str(label): _gold_list(golds)
+                for label, golds in (by_perspective.items() if isinstance(by_perspective, dict) else [])
+            },
             line=line,
             raw=dict(data),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The item in the file's schema."""
-        return {
+        """The item in the file's schema (``gold_by_perspective`` only when it is given)."""
+        out: dict[str, Any] = {
             "id": self.id,
             "split": self.split,
             "question": self.question,
@@ -140,6 +147,19 @@ class Item:
             "evidence": self.evidence,
             "document_hint": self.document_hint,
         }
+        if self.gold_by_perspective:
+            out["gold_by_perspective"] = {
+                label: [asdict(g) for g in golds] for label, golds in self.gold_by_perspective.items()
+            }
+        return out
+
+
+def _gold_list(value: object) -> list[GoldSource]:
+    return [
+        GoldSource(str(g.get("authors", "") or ""), str(g.get("title", "") or ""))
+        for g in (value if isinstance(value, list) else [])
+        if isinstance(g, dict)
+    ]
 
 
 def load_questions(path: Path | str) -> list[Item]:
@@ -227,7 +247,10 @@ def _schema_problems(data: dict[str, Any]) -> list[str]:
             out.append(f"missing field '{name}'")
         elif not isinstance(data[name], kind):
             out.append(f"field '{name}' must be {_JSON_NAMES[kind]}, not {type(data[name]).__name__}")
-    unknown = sorted(set(data) - set(_SCHEMA))
+    for name, kind in _OPTIONAL.items():
+        if name in data and not isinstance(data[name], kind):
+            out.append(f"field '{name}' must be {_JSON_NAMES[kind]}, not {type(data[name]).__name__}")
+    unknown = sorted(set(data) - set(_SCHEMA) - set(_OPTIONAL))
     if unknown:
         out.append(f"unknown field(s): {', '.join(unknown)}")
     if out:
@@ -251,15 +274,21 @@ def _schema_problems(data: dict[str, Any]) -> list[str]:
             out.append(f"history[{i}] has empty content")
     if data["type"] == "followup" and not data["history"]:
         out.append("a followup needs a non-empty history")
-    for i, gold in enumerate(data["gold_sources"]):
-        if not (
-            isinstance(gold, dict)
-            and set(gold) == {"authors", "title"}
-            and all(isinstance(v, str) for v in gold.values())
-        ):
-            out.append(f"gold_sources[{i}] must be an object with string 'authors' and 'title'")
-        elif not gold["title"].strip():
-            out.append(f"gold_sources[{i}] has an empty title")
+    out += _gold_shape_problems(data["gold_sources"], "gold_sources")
+    by_perspective = data.get("gold_by_perspective")
+    if by_perspective is not None:
+        if data["type"] != "comparison":
+            out.append("gold_by_perspective is for comparison items only")
+        if not by_perspective:
+            out.append("gold_by_perspective, when given, names at least one perspective")
+        for label, golds in by_perspective.items():
+            where = f"gold_by_perspective[{label!r}]"
+            if label not in PERSPECTIVES:
+                out.append(f"{where}: '{label}' is not one of {', '.join(PERSPECTIVES)}")
+            elif not isinstance(golds, list) or not golds:
+                out.append(f"{where} must be a non-empty list of gold sources")
+            else:
+                out += _gold_shape_problems(golds, where)
     for i, fact in enumerate(data["key_facts"]):
         if not isinstance(fact, list) or not fact:
             out.append(f"key_facts[{i}] must be a non-empty list of alternatives")
@@ -278,24 +307,50 @@ def _schema_problems(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def _gold_shape_problems(golds: list[Any], where: str) -> list[str]:
+    out = []
+    for i, gold in enumerate(golds):
+        if not (
+            isinstance(gold, dict)
+            and set(gold) == {"authors", "title"}
+            and all(isinstance(v, str) for v in gold.values())
+        ):
+            out.append(f"{where}[{i}] must be an object with string 'authors' and 'title'")
+        elif not gold["title"].strip():
+            out.append(f"{where}[{i}] has an empty title")
+    return out
+
+
 def _content_problems(item: Item, docs: list[SourceDoc], corpus: str, folded_corpus: str) -> list[str]:
     out = []
     if item.evidence and item.evidence not in corpus:
         out.append(f"evidence is not verbatim in the report: “{_clip(item.evidence, 90)}”")
     for gold in item.gold_sources:
-        found = [d for d in docs if matches_gold(d.title, d.authors_display, gold)]
-        if not found:
-            out.append(f"gold source not in the report: {gold.display()}")
-        elif gold.authors and all(d.authors_display != gold.authors for d in found):
-            out.append(
-                f"gold source {gold.display()} has authors '{gold.authors}', "
-                f"the report says '{found[0].authors_display}'"
-            )
+        out += _resolve_problems(gold, docs)
+    for label, golds in item.gold_by_perspective.items():
+        for gold in golds:
+            problems = _resolve_problems(gold, docs)
+            out += [f"gold_by_perspective[{label!r}]: {p}" for p in problems]
+            found = [d for d in docs if matches_gold(d.title, d.authors_display, gold)]
+            if not problems and not any(in_perspective(d, label) for d in found):
+                out.append(f"gold_by_perspective[{label!r}]: {gold.display()} is not one of its documents")
     for i, fact in enumerate(item.key_facts):
         for alt in fact:
             if normalise(alt) not in folded_corpus:
                 out.append(f"key_facts[{i}] alternative not in the report: '{alt}'")
     return out
+
+
+def _resolve_problems(gold: GoldSource, docs: list[SourceDoc]) -> list[str]:
+    found = [d for d in docs if matches_gold(d.title, d.authors_display, gold)]
+    if not found:
+        return [f"gold source not in the report: {gold.display()}"]
+    if gold.authors and all(d.authors_display != gold.authors for d in found):
+        return [
+            f"gold source {gold.display()} has authors '{gold.authors}', "
+            f"the report says '{found[0].authors_display}'"
+        ]
+    return []
 
 
 # --- scoring ------------------------------------------------------------------------------------
@@ -345,6 +400,11 @@ class Record:
     latency_ms: float
     error: str = ""
     failures: list[str] = field(default_factory=list)
+    mode: str = ""
+    """``Answer.mode``: extractive, generated, or fallback (a generated answer that failed)."""
+    perspective_hit: dict[str, bool] | None = None
+    """Comparison items with ``gold_by_perspective``: ``{perspective: the answer's part for it
+    cites one of its gold sources}`` (None: not scored)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
@@ -359,6 +419,11 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("abstention_accuracy", "Abstention accuracy", "pct"),
     ("false_abstention_rate", "False-abstention rate", "pct"),
 )
+PERSPECTIVE_METRICS: tuple[tuple[str, str, str], ...] = tuple(
+    (f"source_hit_{p.lower().replace(' ', '_')}", f"Source hit: {p}", "pct") for p in PERSPECTIVES
+)
+"""Source hit within each perspective's part of a comparison answer; shown only when scored."""
+_PERSPECTIVE_KEYS = frozenset(key for key, _, _ in PERSPECTIVE_METRICS)
 LATENCY_METRICS: tuple[tuple[str, str, str], ...] = (
     ("latency_median_ms", "Latency median", "ms"),
     ("latency_p95_ms", "Latency p95", "ms"),
@@ -368,7 +433,7 @@ LATENCY_METRICS: tuple[tuple[str, str, str], ...] = (
 def headline_metrics(k_values: Sequence[int] = K_VALUES) -> list[tuple[str, str, str]]:
     """(key, label, unit) of every headline metric, in report order."""
     recall = [(f"recall@{k}", f"Recall@{k}", "pct") for k in k_values]
-    return [*METRICS, *recall, *LATENCY_METRICS]
+    return [*METRICS, *PERSPECTIVE_METRICS, *recall, *LATENCY_METRICS]
 
 
 @dataclass
@@ -455,6 +520,12 @@ def compute_metrics(
         "abstention_accuracy": [r.abstained for r in unanswerable],
         "false_abstention_rate": [r.abstained for r in answerable],
     }
+    for (key, _, _), perspective in zip(PERSPECTIVE_METRICS, PERSPECTIVES, strict=True):
+        pools[key] = [
+            r.perspective_hit[perspective]
+            for r in answerable
+            if r.perspective_hit and perspective in r.perspective_hit
+        ]
     for k in k_values:
         pools[f"recall@{k}"] = [r.recall[str(k)] for r in answerable if r.recall is not None]
     metrics: dict[str, float | None] = {name: _mean(pool) for name, pool in pools.items()}
@@ -467,6 +538,8 @@ def compute_metrics(
     counts["answerable"] = len(answerable)
     counts["unanswerable"] = len(unanswerable)
     counts["errors"] = sum(1 for r in records if r.error)
+    for mode in ("generated", "fallback"):
+        counts[mode] = sum(1 for r in records if r.mode == mode)
     return metrics, counts
 
 
@@ -496,6 +569,7 @@ def score_item(
 
     source_hit = citation_precision = coverage = None
     recall: dict[str, bool] | None = None
+    perspective_hit: dict[str, bool] | None = None
     found = 0
     missing: list[str] = []
     if item.answerable:
@@ -517,6 +591,11 @@ def score_item(
         if gold:
             docs = [p.doc for p in passages]
             recall = {str(k): any(doc_matches(d, gold) for d in docs[:k]) for k in k_values}
+        if item.gold_by_perspective:
+            perspective_hit = {
+                label: any(citation_matches(c, golds) for c in cited_for(answer, label))
+                for label, golds in item.gold_by_perspective.items()
+            }
     problems = [f"error: {error}"] if error else check(answer, corpus)
 
     failures = []
@@ -527,6 +606,9 @@ def score_item(
             failures.append("wrong abstention: abstained on an answerable question")
         if source_hit is False:
             failures.append("no source hit")
+        missed = [label for label, hit in (perspective_hit or {}).items() if not hit]
+        if missed:
+            failures.append("no source hit for: " + ", ".join(missed))
         if missing:
             failures.append("missing key facts: " + "; ".join(missing))
     elif not answer.abstained:
@@ -560,7 +642,20 @@ def score_item(
         latency_ms=latency_ms,
         error=error,
         failures=failures,
+        mode=answer.mode if answer.text else "",
+        perspective_hit=perspective_hit,
     )
+
+
+def cited_for(answer: Answer, perspective: str) -> list[Citation]:
+    """The citations in a perspective's part of a comparison answer; for an answer without parts,
+    the citations of that perspective's documents (``in_perspective``)."""
+    if answer.sections:
+        numbers = {n for s in answer.sections if s.label == perspective for n in s.citations}
+        return [c for c in answer.citations if c.number in numbers]
+    if perspective == "Western analysis":
+        return [c for c in answer.citations if c.kind == "chapter" or c.doc_id == "summary"]
+    return [c for c in answer.citations if c.kind == "appendix" and c.perspective == perspective]
 
 
 def evaluate_item(
@@ -666,6 +761,8 @@ def headline_table(results_by_config: dict[str, Results]) -> str:
     ]
     for key, label, unit in headline_metrics(first.k_values):
         n = first.counts.get(key, 0)
+        if key in _PERSPECTIVE_KEYS and not any(r.counts.get(key) for r in results_by_config.values()):
+            continue  # no comparison item with per-perspective gold sources in this run
         cells = [_fmt(r.metrics.get(key), unit) for r in results_by_config.values()]
         lines.append(f"| {label} | {n} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -674,7 +771,9 @@ def headline_table(results_by_config: dict[str, Results]) -> str:
 def per_type_table(results: Results) -> str:
     """Markdown table: one row per question type, one column per metric."""
     cols = [
-        (k, label, unit) for k, label, unit in headline_metrics(results.k_values) if k != "latency_p95_ms"
+        (k, label, unit)
+        for k, label, unit in headline_metrics(results.k_values)
+        if k != "latency_p95_ms" and k not in _PERSPECTIVE_KEYS  # the headline has those
     ]
     lines = [
         "| Type | n | " + " | ".join(label for _, label, _ in cols) + " |",
@@ -834,6 +933,8 @@ def compare(
     for key, label, unit in headline_metrics(k_values):
         va, vb = a["metrics"].get(key), b["metrics"].get(key)
         na, nb = a["counts"].get(key, 0), b["counts"].get(key, 0)
+        if key in _PERSPECTIVE_KEYS and not (na or nb):
+            continue
         cells = [f"{_fmt(va, unit)} (n={na})", f"{_fmt(vb, unit)} (n={nb})", _fmt_delta(va, vb, unit)]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -866,8 +967,9 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--config",
         default=",".join(CONFIGS),
         metavar="LIST",
-        help="comma list of retrievers among hybrid, dense, bm25; the first is the primary "
-        "(default: hybrid,dense,bm25)",
+        help="comma list of retrievers among hybrid, dense, bm25, each optionally with an answer "
+        "backend (hybrid+llamacpp, hybrid+openai: see README 'Generated answers'); the first is the "
+        "primary (default: hybrid,dense,bm25)",
     )
     parser.add_argument(
         "--limit", type=int, default=None, metavar="N", help="only the first N selected items"
@@ -917,6 +1019,14 @@ def select(
     return chosen[:limit] if limit is not None else chosen
 
 
+def config_settings(settings: Settings, config: str) -> Settings | None:
+    """The settings of a configuration such as ``hybrid`` or ``hybrid+openai``; None if unknown."""
+    retrieval, _, backend = config.partition("+")
+    if retrieval not in CONFIGS or (backend and backend not in BACKENDS):
+        return None
+    return settings.model_copy(update={"retrieval": retrieval, **({"backend": backend} if backend else {})})
+
+
 def run_eval_command(args: argparse.Namespace) -> int:
     """Carry out ``assistant eval``; returns the process exit code."""
     err = sys.stderr
@@ -948,7 +1058,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     unknown_ids = sorted(set(ids) - {i.id for i in items})
     bad_types = sorted(set(types) - set(TYPES))
     configs = _split_list(args.config)
-    bad_configs = sorted(set(configs) - set(CONFIGS))
+    bad_configs = sorted(c for c in configs if config_settings(settings, c) is None)
     if unknown_ids or bad_types or bad_configs or not configs or (args.limit is not None and args.limit < 1):
         for label, bad in (("id", unknown_ids), ("type", bad_types), ("configuration", bad_configs)):
             if bad:
@@ -969,7 +1079,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
 
     bots = {}
     for cfg in configs:
-        bot = Assistant(settings.model_copy(update={"retrieval": cfg}))
+        bot = Assistant(config_settings(settings, cfg))
         bot.load(progress=True)
         bot.ask(chosen[0].question)  # warm-up, so the first timed answer is not the slowest
         bots[cfg] = bot
@@ -977,7 +1087,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
     for cfg, res in results.items():
         res.meta.update(
             {
-                "retrieval": cfg,
+                "retrieval": cfg.partition("+")[0],
+                "backend": cfg.partition("+")[2] or settings.backend,
                 "split": split,
                 "question_set": str(args.question_set),
                 "selection": {"ids": ids, "types": types, "limit": args.limit},
@@ -985,6 +1096,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
         )
         errors = res.counts.get("errors", 0)
         note = f", {errors} error(s)" if errors else ""
+        if res.meta["backend"] != "extractive":
+            note += f", {res.counts['generated']} generated, {res.counts['fallback']} fell back to extractive"
         print(f"{cfg}: {len(chosen)} items, {res.meta['duration_s']:.1f} s in ask+search{note}", file=err)
     paths = write_report(results, args.out)
     print(headline_table(results))

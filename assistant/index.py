@@ -5,34 +5,40 @@ Layout of ``index_dir``::
     .transatlantic-index     marker: this directory belongs to the assistant
     CURRENT                  name of the build being served (replaced atomically)
     builds/<build>/          one complete build: chroma/, chunks.json, vectors.npz, manifest.json
+    builds/<build>/derived/  what each process would otherwise recompute at start (BM25, the catalog)
 
 A build is written into a temporary directory, completed, then renamed and only then named
 in CURRENT, so a crash mid-build never leaves a half index that is served.
+
+With ``ASSISTANT_CHROMA_HOST`` set the build lives on a Chroma server instead, shared by every
+app process (see ``index_server.py``); ``index_dir`` then only caches derived files.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
+import pickle
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .chunk import build_chunks
 from .embed import count_tokens, embed
 from .errors import IndexUnavailable
-from .parse import parse_report
+from .parse import Report, parse_report
 from .settings import Settings
 from .types import Chunk, SourceDoc
 
@@ -41,6 +47,7 @@ log = logging.getLogger(__name__)
 PIPELINE_VERSION = "2"
 """Bump when parsing or chunking changes what a build contains."""
 MARKER = ".transatlantic-index"
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,9 +64,39 @@ class Index:
     collection: Any
     manifest: dict[str, Any]
     path: Path
+    """The build directory; on a Chroma server, the local directory that caches derived files."""
+    location: str = ""
+    """Where the build lives, for people: a directory, or ``chroma://host:port/collection``."""
 
     def chunk(self, chunk_id: str) -> Chunk:
         return self.chunks[self._by_id[chunk_id]]
+
+    def derived(self, name: str, make: Callable[[], T]) -> T:
+        """``make()``, pickled in ``derived/`` beside the build so later processes load it instead.
+
+        Keyed on the assistant's source code, so a code change recomputes it; any trouble reading
+        or writing the cache just means computing it (the cache is an optimisation, never needed).
+        """
+        path = self.path / "derived" / f"{name}-{_code_key()}.pickle"
+        try:
+            with open(path, "rb") as handle:
+                return pickle.load(handle)  # type: ignore[no-any-return]
+        except FileNotFoundError:
+            pass
+        except Exception as exc:  # a damaged or foreign cache file is recomputed
+            log.info("Recomputing %s: %s", name, exc)
+        value = make()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".tmp-{uuid.uuid4().hex}")
+            tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(tmp, path)
+            for old in path.parent.glob(f"{name}-*.pickle"):
+                if old != path:
+                    old.unlink(missing_ok=True)
+        except OSError as exc:
+            log.info("Cannot cache %s: %s", name, exc)
+        return value
 
     def __post_init__(self) -> None:
         self._by_id = {c.chunk_id: i for i, c in enumerate(self.chunks)}
@@ -70,6 +107,15 @@ class Index:
 
     def chunk_index(self, chunk_id: str) -> int:
         return self._by_id[chunk_id]
+
+
+@lru_cache(maxsize=1)
+def _code_key() -> str:
+    """A digest of the assistant's source: what derived files were computed by."""
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def fingerprint(settings: Settings) -> dict[str, Any]:
@@ -121,22 +167,18 @@ def embedding_function(model: str) -> Any:
 
 def open_client(settings: Settings, path: Path | None) -> Any:
     """A Chroma client: the server named in settings, or the local store at ``path``."""
+    if settings.chroma_host:
+        from .index_server import server_client
+
+        return server_client(settings)
+    assert path is not None
+    return local_client(path)
+
+
+def local_client(path: Path) -> Any:
+    """The Chroma store inside a build directory."""
     import chromadb
 
-    if settings.chroma_host:
-        headers = {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else None
-        try:
-            return chromadb.HttpClient(
-                host=settings.chroma_host,
-                port=settings.chroma_port,
-                headers=headers,
-                settings=_chroma_settings(),
-            )
-        except Exception as exc:
-            raise IndexUnavailable(
-                f"Cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port}: {exc}"
-            ) from exc
-    assert path is not None
     return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
 
 
@@ -170,10 +212,18 @@ def _check_owned(index_dir: Path) -> None:
 
 
 def load_index(settings: Settings, *, build: bool = True, progress: bool = False) -> Index:
-    """Open the current build; build it first if it is missing, stale or unreadable."""
+    """Open the current build; build it first if it is missing, stale or unreadable.
+
+    On a Chroma server nothing is built here (several app processes starting at once must not
+    each build): a missing or stale server index is an ``IndexUnavailable`` naming ``ingest``.
+    """
     index_dir = settings.index_dir
     _check_owned(index_dir)
     expected = fingerprint(settings)
+    if settings.chroma_host:
+        from .index_server import load_from_server
+
+        return load_from_server(settings, expected)
     problem = ""
     try:
         return _open_current(settings, expected)
@@ -208,20 +258,13 @@ def _open_current(settings: Settings, expected: dict[str, Any]) -> Index:
         manifest = json.loads((build_dir / "manifest.json").read_text())
     except (OSError, ValueError) as exc:
         raise _Stale(f"the index manifest is unreadable ({exc.__class__.__name__})") from exc
-    if manifest.get("fingerprint") != expected:
-        changed = [k for k, v in expected.items() if manifest.get("fingerprint", {}).get(k) != v]
-        raise _Stale(f"the index is out of date ({', '.join(changed)} changed)")
+    check_fingerprint(manifest, expected)
     try:
-        data = json.loads((build_dir / "chunks.json").read_text(encoding="utf-8"))
-        docs = {d["doc_id"]: _doc_from(d) for d in data["docs"]}
-        chunks = [_chunk_from(c) for c in data["chunks"]]
-        with np.load(build_dir / "vectors.npz") as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        chunks_json = (build_dir / "chunks.json").read_text(encoding="utf-8")
+        vectors = (build_dir / "vectors.npz").read_bytes()
+    except OSError as exc:
         raise _Stale(f"the index files are damaged ({exc.__class__.__name__}: {exc})") from exc
-    n_sent = sum(len(c.sentences) for c in chunks)
-    if arrays["chunk_vectors"].shape[0] != len(chunks) or arrays["sentence_vectors"].shape[0] != n_sent:
-        raise _Stale("the index files disagree with each other")
+    docs, chunks, arrays = read_build(chunks_json, vectors)
     collection = _open_collection(settings, build_dir, manifest, len(chunks))
     return Index(
         docs=docs,
@@ -233,43 +276,125 @@ def _open_current(settings: Settings, expected: dict[str, Any]) -> Index:
         collection=collection,
         manifest=manifest,
         path=build_dir,
+        location=str(build_dir),
     )
+
+
+def check_fingerprint(manifest: dict[str, Any], expected: dict[str, Any]) -> None:
+    """``_Stale`` naming what changed when a build was made from something else."""
+    if manifest.get("fingerprint") != expected:
+        changed = [k for k, v in expected.items() if manifest.get("fingerprint", {}).get(k) != v]
+        raise _Stale(f"the index is out of date ({', '.join(changed)} changed)")
+
+
+def read_build(
+    chunks_json: str, vectors: bytes
+) -> tuple[dict[str, SourceDoc], list[Chunk], dict[str, np.ndarray]]:
+    """Documents, chunks and vector arrays from a build's ``chunks.json`` and ``vectors.npz``."""
+    try:
+        data = json.loads(chunks_json)
+        docs = {d["doc_id"]: _doc_from(d) for d in data["docs"]}
+        chunks = [_chunk_from(c) for c in data["chunks"]]
+        with np.load(io.BytesIO(vectors)) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        n_sent = sum(len(c.sentences) for c in chunks)
+        agree = (
+            arrays["chunk_vectors"].shape[0] == len(chunks) and arrays["sentence_vectors"].shape[0] == n_sent
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _Stale(f"the index files are damaged ({exc.__class__.__name__}: {exc})") from exc
+    if not agree:
+        raise _Stale("the index files disagree with each other")
+    return docs, chunks, arrays
 
 
 def _open_collection(settings: Settings, build_dir: Path, manifest: dict[str, Any], n_chunks: int) -> Any:
     try:
-        client = open_client(settings, None if settings.chroma_host else build_dir / "chroma")
+        client = local_client(build_dir / "chroma")
         collection = client.get_collection(
             manifest["collection"], embedding_function=embedding_function(settings.embedding_model)
         )
         count = collection.count()
-    except IndexUnavailable:
-        raise
     except Exception as exc:
-        if settings.chroma_host:
-            raise IndexUnavailable(
-                f"The Chroma server at {settings.chroma_host}:{settings.chroma_port} did not answer: {exc}"
-            ) from exc
         raise _Stale(f"the Chroma store is damaged ({exc.__class__.__name__})") from exc
     if count != n_chunks:
         raise _Stale(f"the Chroma collection holds {count} chunks, expected {n_chunks}")
     return collection
 
 
-def build_index(settings: Settings, *, progress: bool = False, _locked_already: bool = False) -> Path:
-    """Parse, chunk, embed and store; returns the new build directory, now current."""
-    if not _locked_already:
-        _check_owned(settings.index_dir)
-        with _locked(settings.index_dir):
-            return build_index(settings, progress=progress, _locked_already=True)
+def ingest(settings: Settings, *, force: bool = False, progress: bool = False) -> Index:
+    """What ``assistant ingest`` does: build when the index is missing or stale (or ``force``),
+    locally or on the Chroma server, then open it."""
+    if settings.chroma_host:
+        from .index_server import ingest_to_server
+
+        return ingest_to_server(settings, force=force, progress=progress)
+    if force:
+        build_index(settings, progress=progress)
+    return load_index(settings, progress=progress)
+
+
+@dataclass
+class Built:
+    """A build computed in memory: what gets written to a directory or a Chroma server."""
+
+    fingerprint: dict[str, Any]
+    report: Report
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    sentence_owner: np.ndarray
+    sentence_slot: np.ndarray
+    started: float
+
+    def chunks_json(self) -> str:
+        """``chunks.json``: the documents with their citation metadata, and the chunks."""
+        payload = {
+            "docs": [_doc_to(d) for d in self.report.docs.values()],
+            "chunks": [asdict(c) for c in self.chunks],
+            "corrections": self.report.corrections,
+        }
+        return json.dumps(payload, ensure_ascii=False)
+
+    def vectors_npz(self) -> bytes:
+        """``vectors.npz``: chunk and sentence vectors, and which chunk each sentence belongs to."""
+        out = io.BytesIO()
+        np.savez(
+            out,
+            chunk_vectors=self.chunk_vectors,
+            sentence_vectors=self.sentence_vectors,
+            sentence_owner=self.sentence_owner,
+            sentence_slot=self.sentence_slot,
+        )
+        return out.getvalue()
+
+    def manifest(self, collection: str) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "collection": collection,
+            "chunks": len(self.chunks),
+            "sentences": len(self.sentence_vectors),
+            "documents": len(self.report.docs),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "build_seconds": round(time.perf_counter() - self.started, 2),
+        }
+
+    def add_chunks(self, collection: Any, step: int = 128) -> None:
+        """Chunk vectors, texts and citation metadata into a Chroma collection."""
+        chunks = self.chunks
+        for start in range(0, len(chunks), step):
+            batch = chunks[start : start + step]
+            collection.add(
+                ids=[c.chunk_id for c in batch],
+                embeddings=self.chunk_vectors[start : start + step],
+                documents=[c.text for c in batch],
+                metadatas=[_chunk_metadata(c, self.report.docs[c.doc_id]) for c in batch],
+            )
+
+
+def compute_build(settings: Settings, progress: bool = False) -> Built:
+    """Parse, chunk and embed the report."""
     started = time.perf_counter()
-    index_dir = settings.index_dir
-    index_dir.mkdir(parents=True, exist_ok=True)
-    (index_dir / MARKER).write_text("transatlantic assistant index\n")
-    builds = index_dir / "builds"
-    builds.mkdir(exist_ok=True)
-    for stale in builds.glob(".tmp-*"):  # left by a build that crashed
-        shutil.rmtree(stale, ignore_errors=True)
     fp = fingerprint(settings)
     report = parse_report(settings.corpus_path)
     model = settings.embedding_model
@@ -286,52 +411,40 @@ def build_index(settings: Settings, *, progress: bool = False, _locked_already: 
     chunk_vectors = _embed_batches([c.embed_text for c in chunks], settings, bar)
     sentence_vectors = _embed_batches(sentences, settings, bar)
     bar.close()
+    return Built(fp, report, chunks, chunk_vectors, sentence_vectors, owner, slot, started)
+
+
+def build_index(settings: Settings, *, progress: bool = False, _locked_already: bool = False) -> Path:
+    """Parse, chunk, embed and store in ``index_dir``; returns the new build directory, now current."""
+    if not _locked_already:
+        _check_owned(settings.index_dir)
+        with _locked(settings.index_dir):
+            return build_index(settings, progress=progress, _locked_already=True)
+    index_dir = settings.index_dir
+    index_dir.mkdir(parents=True, exist_ok=True)
+    (index_dir / MARKER).write_text("transatlantic assistant index\n")
+    builds = index_dir / "builds"
+    builds.mkdir(exist_ok=True)
+    for stale in builds.glob(".tmp-*"):  # left by a build that crashed
+        shutil.rmtree(stale, ignore_errors=True)
+    built = compute_build(settings, progress)
+    fp, chunks = built.fingerprint, built.chunks
 
     name = f"{fp['corpus_sha256'][:10]}-{int(time.time())}-{uuid.uuid4().hex[:6]}"
     tmp = builds / f".tmp-{name}"
     tmp.mkdir()
     coll_name = collection_name(settings, fp)
-    client = open_client(settings, tmp / "chroma")
-    if settings.chroma_host:
-        with contextlib.suppress(Exception):  # absent is fine
-            client.delete_collection(coll_name)
+    client = local_client(tmp / "chroma")
     collection = client.create_collection(
         coll_name,
-        embedding_function=embedding_function(model),
+        embedding_function=embedding_function(settings.embedding_model),
         metadata={"hnsw:space": "cosine"},
     )
-    step = 128
-    for start in range(0, len(chunks), step):
-        batch = chunks[start : start + step]
-        collection.add(
-            ids=[c.chunk_id for c in batch],
-            embeddings=chunk_vectors[start : start + step],
-            documents=[c.text for c in batch],
-            metadatas=[_chunk_metadata(c, report.docs[c.doc_id]) for c in batch],
-        )
+    built.add_chunks(collection)
     del collection, client
-    payload = {
-        "docs": [_doc_to(d) for d in report.docs.values()],
-        "chunks": [asdict(c) for c in chunks],
-        "corrections": report.corrections,
-    }
-    (tmp / "chunks.json").write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-    np.savez(
-        tmp / "vectors.npz",
-        chunk_vectors=chunk_vectors,
-        sentence_vectors=sentence_vectors,
-        sentence_owner=owner,
-        sentence_slot=slot,
-    )
-    manifest = {
-        "fingerprint": fp,
-        "collection": coll_name,
-        "chunks": len(chunks),
-        "sentences": len(sentences),
-        "documents": len(report.docs),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "build_seconds": round(time.perf_counter() - started, 2),
-    }
+    (tmp / "chunks.json").write_text(built.chunks_json(), encoding="utf-8")
+    (tmp / "vectors.npz").write_bytes(built.vectors_npz())
+    manifest = built.manifest(coll_name)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
     final = builds / name
     os.replace(tmp, final)
@@ -341,7 +454,7 @@ def build_index(settings: Settings, *, progress: bool = False, _locked_already: 
     for old in builds.iterdir():
         if old.name != name and not old.name.startswith(".tmp-"):
             shutil.rmtree(old, ignore_errors=True)
-    log.info("Index built in %.1f s: %d chunks", time.perf_counter() - started, len(chunks))
+    log.info("Index built in %.1f s: %d chunks", time.perf_counter() - built.started, len(chunks))
     return final
 
 
@@ -362,13 +475,27 @@ def _progress(enabled: bool, total: int) -> Any:
 
 
 def _embed_batches(texts: list[str], settings: Settings, bar: Any) -> np.ndarray:
-    out = []
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    # longest first over the whole list, so each batch pads little: a sixth less work in all (a
+    # quarter for the sentences) than sorting within each step
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    out: np.ndarray | None = None
     step = settings.embedding_batch_size * 4
     for start in range(0, len(texts), step):
-        batch = texts[start : start + step]
-        out.append(embed(settings.embedding_model, batch, settings.embedding_batch_size))
-        bar.update(len(batch))
-    return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+        rows = order[start : start + step]
+        vectors = embed(
+            settings.embedding_model,
+            [texts[i] for i in rows],
+            settings.embedding_batch_size,
+            threads=settings.build_threads,
+        )
+        if out is None:
+            out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
+        out[rows] = vectors
+        bar.update(len(rows))
+    assert out is not None
+    return out
 
 
 def _chunk_metadata(chunk: Chunk, doc: SourceDoc) -> dict[str, str | int]:

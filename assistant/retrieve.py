@@ -19,7 +19,7 @@ from .errors import IndexUnavailable, InvalidFilter
 from .index import Index
 from .query import Catalog, Query
 from .settings import Settings
-from .text import fold, terms
+from .text import canonical_name, fold, terms
 from .types import AREAS, PERSPECTIVES, Passage, SourceDoc, citation_fields
 
 KINDS = ("summary", "chapter", "appendix", "bio")
@@ -70,9 +70,9 @@ class Filters:
             return False
         if self.doc_id and doc.doc_id != self.doc_id:
             return False
-        if self.author:
-            wanted = fold(self.author)
-            if not any(wanted in fold(name) for name in doc.authors):
+        if self.author:  # whole words of a name: "Han" is Han Aiyong, not Shan Xiaoying
+            wanted = re.escape(canonical_name(self.author))
+            if not any(re.search(rf"(?<!\w){wanted}(?!\w)", canonical_name(n)) for n in doc.authors):
                 return False
         return True
 
@@ -137,7 +137,8 @@ class Lexical:
 
     def mentions_near(self, first: str, second: str) -> bool:
         """Whether two words occur next to each other, or with one word between ("Yuri V. Morozov")."""
-        pattern = rf" {re.escape(first)} (?:\S+ )?{re.escape(second)} "
+        second = second[: max(4, len(second) - 1)]  # "Central Asian" matches "Central Asia"
+        pattern = rf" {re.escape(first)} (?:\S+ )?{re.escape(second)}\S* "
         return re.search(pattern, self._text) is not None
 
     def idf(self, term: str) -> float:
@@ -159,8 +160,9 @@ class Engine:
     def __init__(self, index: Index, settings: Settings) -> None:
         self.index = index
         self.settings = settings
-        self.lexical = Lexical(index)
-        self.catalog = Catalog(index.docs, index.chunks)
+        # both take seconds to compute and depend only on the build and the code: cached beside it
+        self.lexical = index.derived("lexical", lambda: Lexical(index))
+        self.catalog = index.derived("catalog", lambda: Catalog(index.docs, index.chunks))
 
     def allowed(self, filters: Filters) -> np.ndarray:
         mask = np.array([filters.allows(self.index.docs[c.doc_id]) for c in self.index.chunks])
@@ -251,8 +253,10 @@ class Engine:
             result = self.index.collection.query(
                 query_embeddings=[qvec.tolist()], n_results=n, where=where, include=["distances"]
             )
+        except IndexUnavailable:  # a Chroma server's own one-line message
+            raise
         except Exception as exc:
-            raise IndexUnavailable(f"The vector store did not answer: {exc}") from exc
+            raise IndexUnavailable(f"The vector store did not answer: {' '.join(str(exc).split())}") from exc
         out = []
         for chunk_id, distance in zip(result["ids"][0], result["distances"][0], strict=True):
             out.append((self.index.chunk_index(chunk_id), 1.0 - float(distance)))

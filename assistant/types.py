@@ -132,6 +132,23 @@ class Citation:
 
 
 @dataclass
+class Section:
+    """One labelled part of a comparison answer: what one perspective's documents say."""
+
+    label: str
+    """'Russian sources', 'Chinese sources' or 'Western analysis'."""
+    text: str
+    """The part's text without its label, with ``[n]`` markers numbered across the whole answer."""
+    citations: list[int] = field(default_factory=list)
+    """Numbers of the answer's citations this part uses, in order of first use."""
+    abstained: bool = False
+    """True when this perspective's documents do not address the question."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class Answer:
     """What ``Assistant.ask`` returns, whatever front end asked."""
 
@@ -142,6 +159,8 @@ class Answer:
     related: list[Passage] = field(default_factory=list)
     notice: str = ""
     mode: str = "extractive"
+    sections: list[Section] = field(default_factory=list)
+    """Set on comparison answers: one part per perspective, in the order of ``text``."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -152,6 +171,7 @@ class Answer:
             "notice": self.notice,
             "citations": [c.to_dict() for c in self.citations],
             "related": [p.to_dict() for p in self.related],
+            "sections": [s.to_dict() for s in self.sections],
         }
 
     def format_plain(self) -> str:
@@ -171,6 +191,15 @@ class Answer:
             for p in self.related:
                 lines.append(f"- {p.doc.label()} — {p.chunk.section}")
         return "\n".join(lines)
+
+
+def in_perspective(doc: SourceDoc, perspective: str) -> bool:
+    """Whether a document speaks for a perspective when perspectives are compared: an appendix
+    source in that language, or for Western analysis a chapter or the executive summary (never
+    the report's overview, appendix note or bios)."""
+    if perspective == "Western analysis":
+        return doc.kind == "chapter" or doc.doc_id == "summary"
+    return doc.kind == "appendix" and doc.perspective == perspective
 
 
 def join_names(names: tuple[str, ...] | list[str]) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import AssistantError
 from .settings import Settings
-from .types import AREAS, PERSPECTIVES, Answer, Citation, Passage
+from .types import AREAS, PERSPECTIVES, Answer, Citation, Passage, Section, SourceDoc
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -36,6 +36,7 @@ EXAMPLES: tuple[str, ...] = (
     "Who wrote the chapter on Chinese views of joint exercises with Russia?",
     "What is the International Lunar Research Station?",
     "How do Chinese authors describe color revolutions?",
+    "How do Russian and Chinese writers differ on joint exercises?",
 )
 RELATED_EXCERPT_CHARS = 320
 ERROR_FALLBACK = "Something went wrong while answering; the server log has the details. Please try again."
@@ -51,7 +52,17 @@ CSS = """
 .ta-detail { margin: .2em 0 0 1.2em; }
 .ta-quote { margin: .3em 0 .6em 1.2em; padding-left: .7em; border-left: 3px solid var(--color-accent); }
 .ta-error { color: var(--error-text-color, #b91c1c); }
+.ta-compare { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 1.2em; }
+@media (max-width: 900px) { .ta-compare { grid-template-columns: minmax(0, 1fr); } }
+.ta-perspective-title { font-weight: 600; margin-bottom: .3em; }
+.ta-abstained { font-style: italic; color: var(--body-text-color-subdued); }
+.ta-source-table { width: 100%; border-collapse: collapse; font-size: .9em; }
+.ta-source-table th, .ta-source-table td { text-align: left; vertical-align: top; padding: .3em .5em;
+  border-bottom: 1px solid var(--border-color-primary); }
+.ta-original { font-size: .9em; color: var(--body-text-color-subdued); }
+.ta-source-table a { white-space: nowrap; }
 """
+MODES: tuple[tuple[str, str], ...] = (("Answer", "answer"), ("Compare perspectives", "compare"))
 
 
 # --- rendering: pure functions from the shared types to chat message content -----------------
@@ -121,12 +132,47 @@ def render_related(p: Passage) -> str:
     )
 
 
+def render_perspective(section: Section, citations: list[Citation]) -> str:
+    """One column of a comparison: the perspective's label, its text, and the sources it cites."""
+    text_class = "ta-perspective-text ta-abstained" if section.abstained else "ta-perspective-text"
+    cited = [c for c in citations if c.number in section.citations]
+    sources = "".join(render_citation(c) for c in cited)
+    return (
+        f'<div class="ta-perspective"><div class="ta-perspective-title">{html.escape(section.label)}</div>'
+        f'<div class="{text_class}">{_block(section.text)}</div>'
+        + (
+            f'<div class="ta-sources"><div class="ta-sources-title">Sources</div>{sources}</div>'
+            if cited
+            else ""
+        )
+        + "</div>"
+    )
+
+
+def render_comparison(answer: Answer) -> str:
+    """A comparison answer as three columns, one a perspective, each with its own sources."""
+    columns = "".join(render_perspective(s, answer.citations) for s in answer.sections)
+    return f'<div class="ta-compare">{columns}</div>'
+
+
 def render_answer(answer: Answer) -> str:
     """The assistant message: the answer with its ``[n]`` markers, then its sources.
 
     The sources live inside the message, so scrolling back (or reloading the conversation)
-    keeps each answer's references next to it.
+    keeps each answer's references next to it. A comparison answer shows its perspectives side
+    by side, each with the sources it cites.
     """
+    if answer.sections:
+        parts = [render_comparison(answer)]
+        if answer.notice:
+            parts.append(f"<em>Note: {html.escape(answer.notice)}</em>")
+        if answer.related:
+            items = "".join(render_related(p) for p in answer.related)
+            parts.append(
+                '<div class="ta-related"><div class="ta-sources-title">Related reading (not cited)</div>'
+                f"{items}</div>"
+            )
+        return "\n\n".join(parts)
     parts = [html.escape(answer.text)]
     if answer.notice:
         parts.append(f"<em>Note: {html.escape(answer.notice)}</em>")
@@ -153,9 +199,70 @@ def author_choices(bot: Assistant) -> list[str]:
     return sorted(names, key=lambda n: (n.split()[-1].lower(), n))
 
 
-def _filters(area: str | None, perspective: str | None, author: str | None) -> dict[str, str] | None:
-    chosen = {"area": area, "perspective": perspective, "author": author}
+def source_choices(bot: Assistant) -> list[tuple[str, str]]:
+    """(label, doc_id) of every chapter and appendix source, for choosing one to ask about."""
+    return [(_short_label(d), d.doc_id) for d in bot.sources()]
+
+
+def _short_label(doc: SourceDoc) -> str:
+    who = doc.authors_display or doc.publication
+    return f"{who} — {doc.title}" if who else doc.title
+
+
+def render_sources_table(docs: list[SourceDoc]) -> str:
+    """The source browser's table: every field escaped, links only to http(s) addresses."""
+    if not docs:
+        return '<p class="ta-abstained">No sources match these filters.</p>'
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("Perspective", "Area", "Authors", "Title", "Publication", "Date", "Language", "Link")
+    )
+    rows = []
+    for d in docs:
+        title = html.escape(f"{d.title}: {d.subtitle}" if d.subtitle else d.title)
+        if d.original_title:
+            title += f'<div class="ta-original">{html.escape(d.original_title)}</div>'
+        perspective = d.perspective + (f" (on {d.focus})" if d.kind == "chapter" and d.focus else "")
+        cells = [
+            html.escape(perspective),
+            html.escape(d.area),
+            html.escape(d.authors_display or "(no author)"),
+            title,
+            html.escape(d.publication or ("CSIS report" if d.kind == "chapter" else "")),
+            html.escape(d.date),
+            html.escape(d.language),
+            _link(d.url, "original ↗") if d.url else "",
+        ]
+        rows.append(
+            f'<tr data-doc="{html.escape(d.doc_id, quote=True)}">'
+            + "".join(f"<td>{c}</td>" for c in cells)
+            + "</tr>"
+        )
+    return (
+        f'<table class="ta-source-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def _filters(
+    area: str | None, perspective: str | None, author: str | None, source: str | None = None
+) -> dict[str, str] | None:
+    chosen = {"area": area, "perspective": perspective, "author": author, "doc_id": source}
     return {k: v for k, v in chosen.items() if v} or None
+
+
+def _turn(
+    bot: Assistant,
+    question: str,
+    history: History,
+    filters: dict[str, str] | None,
+    mode: str | None,
+) -> Iterator[str | Answer]:
+    """The answer's pieces: streamed from ``bot.stream``, or a whole comparison in compare mode."""
+    if mode != "compare":
+        yield from bot.stream(question, history=history, filters=filters)
+        return
+    # the comparison chooses the perspectives itself; only the area filter applies
+    yield bot.compare(question, area=(filters or {}).get("area"), history=history)
 
 
 def respond(
@@ -166,14 +273,22 @@ def respond(
     area: str | None = None,
     perspective: str | None = None,
     author: str | None = None,
+    source: str | None = None,
+    mode: str | None = None,
 ) -> Iterator[tuple[str, list[ChatMessage], History, str]]:
     """One turn: yields ``(textbox, chat, plain history, plain-text answer)`` as the answer streams.
 
-    Every yield is a fresh list, so a consumer may keep earlier states.
+    ``source`` restricts the answer to one document (a ``doc_id``); ``mode="compare"`` answers
+    with the three perspectives side by side (with no question, about the chosen area). Every
+    yield is a fresh list, so a consumer may keep earlier states.
     """
     question = question or ""
     history = list(history or [])
     chat = list(chat or [])
+    if mode == "compare" and not question.strip() and area in AREAS:
+        from .compare import area_question
+
+        question = area_question(area)
     if question.strip():
         chat.append({"role": "user", "content": escape_user_text(question)})
 
@@ -183,7 +298,7 @@ def respond(
     yield "", reply(""), history, ""
     text = ""
     try:
-        for piece in bot.stream(question, history=history, filters=_filters(area, perspective, author)):
+        for piece in _turn(bot, question, history, _filters(area, perspective, author, source), mode):
             if isinstance(piece, Answer):
                 history += [
                     {"role": "user", "content": question},
@@ -218,11 +333,30 @@ def build_app(bot: Assistant) -> gr.Blocks:
     """The chat UI as a ``gradio.Blocks``; every question goes through ``bot.stream``."""
     gr = _gradio()
     authors = author_choices(bot)
+    sources = source_choices(bot)
 
     def answer(
-        question: str, chat: list[ChatMessage], history: History, area: str, perspective: str, author: str
+        question: str,
+        chat: list[ChatMessage],
+        history: History,
+        area: str,
+        perspective: str,
+        author: str,
+        source: str = "",
+        mode: str = "answer",
     ) -> Iterator[tuple[str, list[ChatMessage], History, str]]:
-        yield from respond(bot, question, chat, history, area, perspective, author)
+        yield from respond(bot, question, chat, history, area, perspective, author, source, mode)
+
+    def browse(area: str, language: str, kind: str, author: str) -> tuple[str, Any]:
+        docs = bot.sources(area=area, language=language, kind=kind, author=author)
+        choices = [(_short_label(d), d.doc_id) for d in docs]
+        return render_sources_table(docs), gr.Dropdown(
+            choices=choices, value=choices[0][1] if choices else None
+        )
+
+    def ask_about(doc_id: str | None) -> tuple[str, str, Any]:
+        # restricting to one document compares nothing; closing the panel brings the chat back
+        return doc_id or "", "answer", gr.Accordion(open=False)
 
     def clear() -> tuple[list[ChatMessage], History, str, str]:
         return [], [], "", ""
@@ -260,6 +394,14 @@ def build_app(bot: Assistant) -> gr.Blocks:
                 )
                 gr.Examples(list(EXAMPLES), inputs=question, label="Examples")
             with gr.Column(scale=1, min_width=260):
+                mode = gr.Radio(
+                    [*MODES],
+                    value="answer",
+                    label="Mode",
+                    info="Compare perspectives: Russian sources, Chinese sources and Western analysis "
+                    "side by side (of the filters, only the area applies).",
+                    elem_id="mode",
+                )
                 gr.Markdown("### Filters")
                 area = gr.Dropdown(
                     [("Any area", ""), *((a[0].upper() + a[1:], a) for a in AREAS)],
@@ -279,6 +421,13 @@ def build_app(bot: Assistant) -> gr.Blocks:
                     label="Author",
                     elem_id="filter-author",
                 )
+                source = gr.Dropdown(
+                    [("Any source", ""), *sources],
+                    value="",
+                    label="Source",
+                    info="Ask about one chapter or translated source (see Browse the sources).",
+                    elem_id="filter-source",
+                )
                 clear_button = gr.Button("Clear conversation", elem_id="clear")
                 with gr.Accordion("Copy the last answer", open=False, elem_id="copy-panel"):
                     plain = gr.Textbox(
@@ -290,9 +439,50 @@ def build_app(bot: Assistant) -> gr.Blocks:
                         buttons=["copy"],
                     )
 
+        with gr.Accordion("Browse the sources", open=False, elem_id="sources-panel") as panel:
+            gr.Markdown(
+                "The report's eight chapters by Western analysts and its twenty translated Russian and "
+                "Chinese sources. Choose one to ask questions answered from it alone."
+            )
+            with gr.Row():
+                browse_area = gr.Dropdown(
+                    [("Any area", ""), *((a[0].upper() + a[1:], a) for a in AREAS)],
+                    value="",
+                    label="Area",
+                    elem_id="browse-area",
+                )
+                browse_language = gr.Dropdown(
+                    [("Any language", ""), *((lang, lang) for lang in ("Russian", "Chinese", "English"))],
+                    value="",
+                    label="Language",
+                    elem_id="browse-language",
+                )
+                browse_kind = gr.Dropdown(
+                    [("Chapters and sources", ""), ("Chapters", "chapter"), ("Appendix sources", "appendix")],
+                    value="",
+                    label="Kind",
+                    elem_id="browse-kind",
+                )
+                browse_author = gr.Dropdown(
+                    [("Any author", ""), *((a, a) for a in authors)],
+                    value="",
+                    label="Author",
+                    elem_id="browse-author",
+                )
+            table = gr.HTML(render_sources_table(bot.sources()), elem_id="source-table")
+            with gr.Row():
+                chosen = gr.Dropdown(
+                    sources, value=sources[0][1] if sources else None, label="Source", elem_id="browse-source"
+                )
+                ask_button = gr.Button("Ask about this source", elem_id="ask-source")
+        browsing = [browse_area, browse_language, browse_kind, browse_author]
+        for control in browsing:
+            control.change(browse, inputs=browsing, outputs=[table, chosen], api_visibility="private")
+        ask_button.click(ask_about, inputs=[chosen], outputs=[source, mode, panel], api_visibility="private")
+
         asking = question.submit(
             answer,
-            inputs=[question, chatbot, history, area, perspective, author],
+            inputs=[question, chatbot, history, area, perspective, author, source, mode],
             outputs=[question, chatbot, history, plain],
             api_name="chat",
         )
@@ -333,7 +523,9 @@ def serve(settings: Settings | None = None, bot: Assistant | None = None, *, blo
     font = gr.themes.LocalFont("Source Sans Pro", weights=(400, 700))
     theme = gr.themes.Default(font=[font, "ui-sans-serif", "system-ui", "sans-serif"])
     app = build_app(bot)
-    app.queue(default_concurrency_limit=1)  # one answer at a time on a small CPU box
+    # Assistant.ask is thread-safe (the embedding model takes one question at a time; Chroma and
+    # the rest are read-only), so a few answers overlap instead of queueing behind each other
+    app.queue(default_concurrency_limit=max(1, settings.ui_concurrency))
     try:
         app.launch(
             server_name=settings.ui_host,

@@ -127,3 +127,20 @@ def test_killed_build_leaves_previous_index_serving(tmp_path: Path, small_corpus
     # the next real build cleans up the half-written directory
     build_index(Settings(index_dir=settings.index_dir, corpus_path=changed))
     assert not list((settings.index_dir / "builds").glob(".tmp-*"))
+
+
+def test_derived_files_are_cached_beside_the_build_and_recomputed_when_damaged(
+    tmp_path: Path, small_corpus: Path
+) -> None:
+    from assistant.retrieve import Engine
+
+    settings = Settings(index_dir=tmp_path / "ix", corpus_path=small_corpus)
+    index = load_index(settings)
+    first = Engine(index, settings)
+    cached = sorted(p.name.split("-")[0] for p in (index.path / "derived").glob("*.pickle"))
+    assert cached == ["catalog", "lexical"]
+    for path in (index.path / "derived").glob("*.pickle"):
+        path.write_bytes(b"not a pickle")
+    again = Engine(load_index(settings), settings)
+    assert again.lexical.idf("russia") == first.lexical.idf("russia") > 0
+    assert again.catalog.names == first.catalog.names
