@@ -117,7 +117,11 @@ def run_load(
             began = time.perf_counter()
             try:
                 _, _, plain = client.predict(question, [], "", "", "", api_name="/chat")
-                problem = "" if plain == expected[asked][i] else f"user {n}, turn {i + 1}: {plain!r} EXPECTED {expected[asked][i]!r}"
+                problem = (
+                    ""
+                    if plain == expected[asked][i]
+                    else f"user {n}, turn {i + 1}: {plain!r} EXPECTED {expected[asked][i]!r}"
+                )
             except Exception as exc:
                 problem = f"{question!r}: {exc!r}"
             took = (time.perf_counter() - began) * 1000
