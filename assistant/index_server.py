@@ -195,9 +195,7 @@ def _missing(settings: Settings, files: Any, expected: dict[str, Any]) -> NotBui
         try:
             check_fingerprint(others[0], expected)
         except _Stale as exc:
-            return NotBuilt(
-                f"The index on the Chroma server at {where(settings)}: {exc}; run: assistant ingest"
-            )
+            return NotBuilt(f"On the Chroma server at {where(settings)}, {exc}; run: assistant ingest")
     return NotBuilt(
         f"The Chroma server at {where(settings)} holds no index yet; run: assistant ingest "
         "(with the same ASSISTANT_CHROMA_HOST and ASSISTANT_CHROMA_PORT)"
@@ -227,7 +225,7 @@ def publish(settings: Settings, built: Built) -> dict[str, Any]:
         collection = client.create_collection(
             name,
             embedding_function=embedding_function(settings.embedding_model),
-            metadata={"hnsw:space": "cosine"},
+            metadata=built.collection_metadata(),
         )
         built.add_chunks(collection)
         files = _files(client, settings, create=True)

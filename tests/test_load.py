@@ -42,6 +42,7 @@ class LoadResult:
     wall_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    server_cpu_s: float = float("nan")
 
     def percentile(self, q: float) -> float:
         xs = sorted(self.latencies_ms)
@@ -55,13 +56,15 @@ class LoadResult:
         return (
             f"| {self.concurrency} | {self.users} | {self.requests} | {len(self.failures)} | "
             f"{self.requests / self.wall_s:.1f} | {self.percentile(50):.0f} | {self.percentile(95):.0f} | "
-            f"{max(self.latencies_ms, default=float('nan')):.0f} | {self.wall_s:.1f} |"
+            f"{max(self.latencies_ms, default=float('nan')):.0f} | {self.wall_s:.1f} | "
+            f"{self.server_cpu_s / self.requests * 1000:.0f} |"
         )
 
 
 HEADER = (
     "| answers at once (`ASSISTANT_UI_CONCURRENCY`) | users | requests | failed | requests/s | "
-    "latency median (ms) | p95 (ms) | max (ms) | wall (s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "latency median (ms) | p95 (ms) | max (ms) | wall (s) | server CPU per request (ms) |\n"
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -120,7 +123,7 @@ def run_load(
                 problem = (
                     ""
                     if plain == expected[asked][i]
-                    else f"user {n}, turn {i + 1}: {plain!r} EXPECTED {expected[asked][i]!r}"
+                    else f"user {n}, turn {i + 1}: unexpected answer to {question!r}: {plain[:160]!r}"
                 )
             except Exception as exc:
                 problem = f"{question!r}: {exc!r}"
@@ -144,9 +147,15 @@ def run_load(
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def served(index_dir: Path, concurrency: int) -> Iterator[str]:
-    """`assistant serve` on a free local port for the duration; yields its URL."""
+def served(index_dir: Path, concurrency: int) -> Iterator[tuple[str, int]]:
+    """`assistant serve` on a free local port for the duration; yields its URL and process id."""
     port = free_port()
     env = {
         **os.environ,
@@ -165,7 +174,7 @@ def served(index_dir: Path, concurrency: int) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_up(url, process=server)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=60)
@@ -184,8 +193,10 @@ def test_twenty_users_at_once(bot: Assistant, index_dir: Path, corpus_text: str)
         bot, {conversation(n, per_user, questions) for n in range(users)}, corpus_text
     )
     concurrency = Settings().ui_concurrency
-    with served(index_dir, concurrency) as url:
+    with served(index_dir, concurrency) as (url, pid):
+        used = cpu_seconds(pid)
         result = run_load(url, questions, expected, users, per_user, concurrency)
+        result.server_cpu_s = cpu_seconds(pid) - used
     print(f"\n{HEADER}\n{result.row()}")
     assert result.failures == []
     assert len(result.latencies_ms) == result.requests == 40
@@ -204,14 +215,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     questions = _questions(args.questions)
     conversations = {conversation(n, p, questions) for n in range(args.users) for p in (1, args.per_user)}
     expected = expected_answers(bot, conversations, bot.corpus)
+    from assistant.ui import respond
+
+    started = time.process_time()
+    updates = sum(len(list(respond(bot, q, [], []))) for q in questions)
+    turn_cpu_ms = (time.process_time() - started) / len(questions) * 1000
     del bot
     load_before = os.getloadavg()
     results = []
     for concurrency in (int(c) for c in args.concurrency.split(",")):
-        with served(settings.index_dir, concurrency) as url:
+        with served(settings.index_dir, concurrency) as (url, pid):
             run_load(url, questions, expected, 2, 1, concurrency)  # warm the server
-            results.append(run_load(url, questions, expected, args.users, args.per_user, concurrency))
-            print(f"{HEADER}\n{results[-1].row()}", flush=True)
+            for users in (1, args.users):  # alone, then all at once
+                used = cpu_seconds(pid)
+                results.append(run_load(url, questions, expected, users, args.per_user, concurrency))
+                results[-1].server_cpu_s = cpu_seconds(pid) - used
+                print(f"{HEADER}\n{results[-1].row()}", flush=True)
     text = "\n".join(
         [
             "# Load test",
@@ -224,11 +243,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             "session (so later questions may resolve as follow-ups of earlier ones); the run stops when every "
             "user has had its answers. A request counts as failed unless its answer is exactly the one the "
             "same conversation gets in-process (whose citations `citations.check` verified). Latency is per "
-            "request, from the user's side, until the whole streamed answer has arrived; the simulated "
-            "users run on the same two cores as the server.",
+            "request, from the user's side, until the whole streamed answer has arrived. Each configuration "
+            "first serves one user alone, then all of them at once; the simulated users run on the same two "
+            "cores as the server, and with everyone asking at once the latency is mostly waiting in line "
+            "(users / throughput).",
             "",
             HEADER,
             *(r.row() for r in results),
+            "",
+            f"In this process, one turn of the UI's `respond` (the answer and its rendering) takes "
+            f"{turn_cpu_ms:.0f} ms of CPU and streams {updates / len(questions):.0f} updates on average; the "
+            "rest of the server's CPU per request is Gradio sending those updates.",
             "",
             f"Machine: {os.cpu_count()} CPUs; load average {tuple(round(x, 2) for x in load_before)} before "
             f"and {tuple(round(x, 2) for x in os.getloadavg())} after (other work on the machine included).",
