@@ -139,6 +139,60 @@ def counted_thing(question: str) -> str:
     return found[0] if found else ""
 
 
+# things counted under other names ("1,600 soldiers" answers "how many troops")
+_SAME_THINGS = [words("troop soldier servicemen serviceman personnel")]
+
+
+def _things(thing: str) -> frozenset[str]:
+    return next((group for group in _SAME_THINGS if thing in group), frozenset([thing]))
+
+
+def counts(sentence: str, thing: str) -> bool:
+    """Whether the sentence gives a number of the thing: a quantity at most four words before it
+    ('3,200 Chinese troops', 'two S-400 divisions', 'about 1,600 soldiers')."""
+    things = _things(thing)
+    tokens = re.findall(r"[\w’'.,-]+", sentence)
+    for i, token in enumerate(tokens):
+        if things & set(terms(token)) and any(
+            _NUMBERISH.fullmatch(t.strip(",.")) for t in tokens[max(0, i - 4) : i]
+        ):
+            return True
+    return False
+
+
+_PER = re.compile(r"\b(?:how much|price|cost|pay)\b.*?\bper ([\w-]+)", re.I)
+_MONEY = re.compile(r"\$|\bUSD\b|\b(?:dollars?|rubles?|roubles?|yuan|euros?|billion|million)\b", re.I)
+
+
+def priced_unit(question: str) -> str:
+    """What a price question prices: 'How much did China pay per S-400 battalion?' -> 'battalion'."""
+    m = _PER.search(question)
+    found = terms(m.group(1)) if m else []
+    return found[0] if found else ""
+
+
+def unknown_terms(question: str, lexical: Lexical) -> list[str]:
+    """The question's words that occur nowhere in the report."""
+    found = dict.fromkeys(terms(question))
+    return [t for t in found if len(t) > 2 and not t.isdigit() and t not in lexical.vocabulary]
+
+
+_WHICH = re.compile(r"\b[Ww]hich ((?:[\w-]+ ){0,2}[\w-]+)")
+
+
+def unknown_kind(question: str, lexical: Lexical) -> str:
+    """The kind of thing a 'which …' question asks for, when the report never names it ('Which
+    Chinese banks …' in a report that never mentions banks)."""
+    m = _WHICH.search(question)
+    if not m:
+        return ""
+    for word in m.group(1).split():
+        if re.fullmatch(r"[a-z-]+s", word) and not word.endswith("ss"):  # the first plural noun
+            found = terms(word)
+            return found[0] if found and not lexical.mentions(found[0]) else ""
+    return ""
+
+
 def has_answer_type(sentence: str, expects: str) -> bool:
     pattern = _NUMBERISH if expects == "number" else _DATEISH
     return pattern.search(sentence) is not None
@@ -169,7 +223,7 @@ def compose(
 ) -> Draft:
     """Pick the best-supported sentences and key each to its chunk."""
     scored = score_sentences(query, found, index, lexical, settings, topic_vector)
-    if not scored or should_abstain(query, found, scored, lexical, settings):
+    if not scored or abstention_reason(query, found, scored, index, lexical, settings):
         return abstain(found, settings)
     best = scored[0].score
     chosen: list[Scored] = []
@@ -243,39 +297,82 @@ def _verbatim(chunk: Chunk, a: int, b: int) -> bool:
     return " ".join(chunk.sentences[a : b + 1]) in chunk.text
 
 
-_NAME_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:of|the|de)?\s*[A-Z][\w’'-]*)*")
+_NAME_WORD = r"(?:[A-Z]\.){2,}|[A-Z][\w’'-]*"  # "U.S.", "Tiangong", "Zapad/Interaction-2021"
+_NAME_RUN = re.compile(rf"(?:{_NAME_WORD})(?:\s+(?:of|the|de)?\s*(?:{_NAME_WORD}))*")
 _NOT_NAMES = words(
     "i what who whom which when where why how is are was were do does did can could "
-    "should would will the a an in on of and or according per please tell give list compare"
+    "should would will the a an in on of and or according per please tell give list compare "
+    "besides beyond apart aside regarding concerning considering given overall briefly summarize "
+    "summarise explain describe name outline"
 )
 
 
 _MONTHS = words("january february march april may june july august september october november december")
 
 
-_DEMONYMS = words("russian chinese soviet american western european sino-russian")
+# words that qualify a name without being part of it ("Russian Tiangong", "China PPWT")
+_QUALIFIERS = words("russian chinese soviet american western european sino-russian russia china us u.s.")
 
 
 def missing_names(query: Query, lexical: Lexical) -> list[str]:
-    """Names in the question the report never mentions: capitalised words, and multi-word names
-    ("Strategic Concept", "Eastern Theater Command") none of whose word pairs occur in the report."""
+    """Names in the question the report never mentions: capitalised words (an acronym also counts
+    as mentioned when the report spells it out: 'ASAT', 'anti-satellite'), and multi-word names
+    ("Eastern Theater Command", "Power of Siberia") whose words the report never puts together."""
     missing = []
     for m in _NAME_RUN.finditer(query.question):
         for run in re.split(r"[’']s\b", m.group(0)):  # "China's Tiangong" is two names
-            words = [w for w in re.findall(r"[\w-]+", run) if w[:1].isupper()]
+            words = [w for w in re.findall(r"(?:[A-Z]\.){2,}|[\w-]+", run) if w[:1].isupper()]
             words = [w for w in words if fold(w) not in STOPWORDS | _NOT_NAMES | _MONTHS]
             for word in words:
-                if any(len(p) > 2 and not lexical.mentions(p) for p in terms(word, keep_stopwords=True)):
+                parts = terms(word, keep_stopwords=True)
+                unknown = any(len(p) > 2 and not lexical.mentions(p) for p in parts)
+                if unknown and not (word.isupper() and lexical.spells_out(word)):
                     missing.append(word)
-            while words and fold(words[0]) in _DEMONYMS:
+            while words and fold(words[0]) in _QUALIFIERS:
                 words = words[1:]
             if len(words) < 2:
                 continue
             start = run.index(words[0])
-            parts = terms(run[start:], keep_stopwords=True)
-            if not any(lexical.mentions_near(a, b) for a, b in itertools.pairwise(parts)):
-                missing.append(run[start:].strip())
+            for a, b in itertools.pairwise(words):
+                ta, tb = terms(a, keep_stopwords=True), terms(b, keep_stopwords=True)
+                if ta and tb and not lexical.mentions_near(ta[-1], tb[0]):
+                    missing.append(run[start:].strip())
+                    break
     return missing
+
+
+_NAMED_YEAR = re.compile(r"\b([A-Z][\w/]*(?:[ -][A-Z][\w/]*)*)[ -]((?:19|20)\d\d)\b")
+
+
+def unknown_events(question: str, index: Index, lexical: Lexical) -> list[str]:
+    """Dated names the report never gives that date: 'Joint Sea 2022' when the report has only
+    'Joint Sea 2016'; 'September 2022' when no sentence of the report, and no passage of a source
+    from 2022, mentions September."""
+    missing = []
+    for m in _NAMED_YEAR.finditer(question):
+        name, year = terms(m.group(1), keep_stopwords=True), m.group(2)
+        if not name or any(w in STOPWORDS | _NOT_NAMES for w in name) or lexical.mentions_dated(name, year):
+            continue
+        if len(name) == 1 and name[0] in _MONTHS and _month_in_year(m.group(1).split()[-1], year, index):
+            continue
+        missing.append(m.group(0))
+    return missing
+
+
+def _month_in_year(month: str, year: str, index: Index) -> bool:
+    """Whether the report mentions the month in that year: 'July 24, 2019'; 'the first in July' in a
+    sentence about 2019; 'published on July 24' in a source from 2019. A month with a year of its own
+    ('In September 2017') is that year's month only."""
+    mention = re.compile(rf"\b{month}\b(?:\s+\d{{1,2}}(?!\d),?)?(?:\s+((?:19|20)\d\d)\b)?")
+    for chunk in index.chunks:
+        if month not in chunk.text:
+            continue
+        dated = year in index.docs[chunk.doc_id].date
+        for sentence in chunk.sentences:
+            for m in mention.finditer(sentence):
+                if m.group(1) == year or (not m.group(1) and (dated or year in sentence)):
+                    return True
+    return False
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*\d(?:s)?(?![\w])|(?<![\w.])\d(?![\w])")
@@ -296,7 +393,6 @@ def unmatched_numbers(
     passage; a year after the report was written only in the sentences that would answer.
     """
     top = " ".join(p.chunk.embed_text for p in found.passages[: settings.evidence_chunks])
-    best = " ".join(s.sentence for s in scored[:3])
     missing = [
         n for n in _NUMBER.findall(query.question) if not re.search(rf"(?<![\w.]){re.escape(n)}(?![\w])", top)
     ]
@@ -305,29 +401,40 @@ def unmatched_numbers(
         if not any(month in p.chunk.embed_text and year in p.chunk.embed_text for p in found.passages):
             missing.append(m.group(0))
     for year in re.findall(r"\b(?:19|20)\d\d\b", query.question):
-        if int(year) > report_year and not re.search(rf"\b{year}\b", best):
+        if int(year) > report_year and not re.search(rf"\b{year}\b", scored[0].sentence):
             missing.append(year)
     return missing
 
 
-def should_abstain(
-    query: Query, found: Retrieved, scored: list[Scored], lexical: Lexical, settings: Settings
-) -> bool:
-    top = scored[0]
+def abstention_reason(
+    query: Query, found: Retrieved, scored: list[Scored], index: Index, lexical: Lexical, settings: Settings
+) -> str:
+    """Why the report cannot answer the question, or "" when it may. Each check looks for something
+    the question needs that the report lacks: a name, a dated event, a number, a counted or priced
+    thing, a kind of thing, or enough of its words; last, too little relevant text at all."""
+    if numbers := unmatched_numbers(query, found, scored, settings, REPORT_YEAR):
+        return f"numbers or dates not in the evidence: {', '.join(numbers)}"
+    if names := missing_names(query, lexical):
+        return f"names the report never mentions: {', '.join(names)}"
+    if events := unknown_events(query.question, index, lexical):
+        return f"dates the report never gives these names: {', '.join(events)}"
+    if query.expects and not any(has_answer_type(s.sentence, query.expects) for s in scored[:3]):
+        return f"no {query.expects} in the best sentences"
+    thing = counted_thing(query.question) if query.expects == "number" else ""
+    if thing and not any(counts(s.sentence, thing) for s in scored[:5]):
+        return f"no number of {thing}s in the best sentences"
+    unit = priced_unit(query.question)
+    if unit and not any(_MONEY.search(s.sentence) and unit in terms(s.sentence) for s in scored[:5]):
+        return f"no price per {unit} in the best sentences"
+    if kind := unknown_kind(query.question, lexical):
+        return f"the report never mentions {kind}s"
+    if len(unknown := unknown_terms(query.question, lexical)) >= 3:
+        return f"words the report never uses: {', '.join(unknown)}"
     best_dense = max(s.dense for s in scored[:10])
     threshold = settings.abstain_threshold - (0.1 if query.named_docs or query.followup else 0.0)
-    if unmatched_numbers(query, found, scored, settings, REPORT_YEAR):
-        return True
-    if missing_names(query, lexical):
-        return True
-    if query.expects and not any(has_answer_type(s.sentence, query.expects) for s in scored[:3]):
-        return True
-    thing = counted_thing(query.question) if query.expects == "number" else ""
-    if thing and not any(
-        has_answer_type(s.sentence, "number") and thing in terms(s.sentence) for s in scored[:5]
-    ):
-        return True
-    return best_dense < threshold and top.lexical < 0.5
+    if best_dense < threshold and scored[0].lexical < 0.5:
+        return "no passage is close enough to the question"
+    return ""
 
 
 def abstain(found: Retrieved, settings: Settings) -> Draft:

@@ -141,6 +141,21 @@ class Lexical:
         pattern = rf" {re.escape(first)} (?:\S+ )?{re.escape(second)}\S* "
         return re.search(pattern, self._text) is not None
 
+    def spells_out(self, acronym: str) -> bool:
+        """Whether two neighbouring words of the report begin with the acronym's two parts
+        ('ASAT': 'anti-satellite'; 'PLAN': 'PLA Navy')."""
+        low = acronym.lower()
+        return any(
+            re.search(rf" {re.escape(low[:i])}\w* {re.escape(low[i:])}\w* ", self._text)
+            for i in range(1, len(low))
+        )
+
+    def mentions_dated(self, name: list[str], year: str) -> bool:
+        """Whether the name's terms occur followed by the year, directly or after a day of the month
+        ("Joint Sea 2016", "December 5, 2021")."""
+        pattern = " " + " ".join(map(re.escape, name)) + rf" (?:\d{{1,2}} )?{re.escape(year)} "
+        return re.search(pattern, self._text) is not None
+
     def idf(self, term: str) -> float:
         return float(self.bm25.idf.get(term, 0.0))
 
