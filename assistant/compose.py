@@ -235,7 +235,7 @@ def compose(
             continue
         chosen.append(s)
         per_chunk[s.chunk_index] = per_chunk.get(s.chunk_index, 0) + 1
-    return _draft_from(chosen, index)
+    return _draft_from(chosen, index, settings.follow_best)
 
 
 _LEANS_BACK = re.compile(
@@ -267,11 +267,14 @@ def _adjacent(chunk: Chunk, a: int, b: int) -> bool:
     return f"{chunk.sentences[a]} {chunk.sentences[b]}" in chunk.text
 
 
-def _draft_from(chosen: list[Scored], index: Index) -> Draft:
+def _draft_from(chosen: list[Scored], index: Index, follow: int = 0) -> Draft:
     """One quotation per chosen sentence, widened to the neighbours it needs; overlaps merge."""
     spans: list[tuple[int, int, int]] = []  # (chunk index, first slot, last slot)
-    for s in chosen:
-        lo, hi = _span(index.chunks[s.chunk_index], s.slot)
+    for n, s in enumerate(chosen):
+        chunk = index.chunks[s.chunk_index]
+        lo, hi = _span(chunk, s.slot)
+        if n < follow and hi + 1 < len(chunk.sentences) and _adjacent(chunk, hi, hi + 1):
+            hi += 1
         for k, (ci, a, b) in enumerate(spans):
             if ci == s.chunk_index and lo <= b + 1 and hi >= a - 1:
                 merged = (ci, min(a, lo), max(b, hi))

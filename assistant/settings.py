@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     answer_margin: float = Field(
         0.2, description="Sentences scoring within this margin of the best one join the answer."
     )
+    follow_best: int = Field(
+        1,
+        description="The best sentences whose quotation runs on into the next sentence of the same "
+        "paragraph, where the specifics often follow ('…is a possible next step. This would …').",
+    )
     abstain_threshold: float = Field(
         0.42, description="Best sentence relevance below which the assistant abstains."
     )
