@@ -235,7 +235,7 @@ def compose(
             continue
         chosen.append(s)
         per_chunk[s.chunk_index] = per_chunk.get(s.chunk_index, 0) + 1
-    return _draft_from(chosen, index, settings.follow_best)
+    return _draft_from(chosen, index, settings.follow_best, attribute=asks_who(query.question))
 
 
 _LEANS_BACK = re.compile(
@@ -267,7 +267,33 @@ def _adjacent(chunk: Chunk, a: int, b: int) -> bool:
     return f"{chunk.sentences[a]} {chunk.sentences[b]}" in chunk.text
 
 
-def _draft_from(chosen: list[Scored], index: Index, follow: int = 0) -> Draft:
+_ASKS_WHO = re.compile(
+    r"^\W*(?:and\s+)?(?:who|whom|whose)\b|\bwho (?:says|said|argues|argued|writes|wrote|claims|claimed"
+    r"|makes|made|believes|sees|notes|suggests|draws|cites)\b|\bwhich (?:[\w-]+ ){0,2}(?:authors?|writers?"
+    r"|scholars?|experts?|analysts?|thinkers?|strategists?|commentators?|researchers?|sources?|articles?"
+    r"|pieces?|papers?|publications?|outlets?|journals?|chapters?|documents?|studies|study)\b",
+    re.I,
+)
+
+
+def asks_who(question: str) -> bool:
+    """Whether the question asks who said something or where it was said."""
+    return _ASKS_WHO.search(question) is not None
+
+
+def speaker(doc: SourceDoc) -> str:
+    """Who wrote a passage and where, for an answer to 'who says…': 'Han Aiyong (Teaching and
+    Research Journal, 2022)', 'Paul Schwartz (chapter “Russia-China Joint Military Exercises”)'."""
+    who = doc.authors_display
+    if doc.kind == "appendix":
+        where = ", ".join(p for p in (doc.publication, doc.date) if p)
+        return f"{who} ({where})" if who else where
+    if doc.kind == "chapter":
+        return f"{who} (chapter “{doc.title}”)"
+    return f"{who} ({doc.title})" if who else doc.title
+
+
+def _draft_from(chosen: list[Scored], index: Index, follow: int = 0, attribute: bool = False) -> Draft:
     """One quotation per chosen sentence, widened to the neighbours it needs; overlaps merge."""
     spans: list[tuple[int, int, int]] = []  # (chunk index, first slot, last slot)
     for n, s in enumerate(chosen):
@@ -285,6 +311,7 @@ def _draft_from(chosen: list[Scored], index: Index, follow: int = 0) -> Draft:
             spans.append((s.chunk_index, lo, hi))
     evidence: dict[str, Evidence] = {}
     parts: list[str] = []
+    last = ""
     for ci, a, b in spans:
         chunk = index.chunks[ci]
         quote = " ".join(chunk.sentences[a : b + 1])
@@ -292,7 +319,10 @@ def _draft_from(chosen: list[Scored], index: Index, follow: int = 0) -> Draft:
             quote = chunk.sentences[a]
         key = f"e{len(evidence) + 1}"
         evidence[key] = Evidence(chunk.chunk_id, quote)
-        parts.append(f"{plain(quote)} [{key}]")
+        who = speaker(index.docs[chunk.doc_id]) if attribute else ""
+        lead = f"{who}: " if who and who != last else ""  # name each speaker once in a row
+        last = who
+        parts.append(f"{lead}{plain(quote)} [{key}]")
     return Draft(text=" ".join(parts), evidence=evidence)
 
 

@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         "paragraph, where the specifics often follow ('…is a possible next step. This would …').",
     )
     abstain_threshold: float = Field(
-        0.42, description="Best sentence relevance below which the assistant abstains."
+        0.35, description="Best sentence relevance below which the assistant abstains."
     )
     max_question_chars: int = Field(2000, description="Longest accepted question, in characters.")
     related_on_abstain: int = Field(3, description="Passages listed as related reading on abstention.")
