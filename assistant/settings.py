@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         0.2, description="Sentences scoring within this margin of the best one join the answer."
     )
     follow_best: int = Field(
-        1,
+        2,
         description="The best sentences whose quotation runs on into the next sentence of the same "
         "paragraph, where the specifics often follow ('…is a possible next step. This would …').",
     )
