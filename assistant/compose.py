@@ -75,6 +75,8 @@ def score_sentences(
             bonus += 0.08
         if query.focus_docs and chunk.doc_id in query.focus_docs:
             bonus += 0.05
+        if query.kind and passage.doc.kind == query.kind:
+            bonus += 0.05  # "which appendix source …", "the chapter on …"
         if query.perspective and passage.doc.perspective == query.perspective:
             bonus += 0.08  # the perspective's own writings
         elif query.perspective and passage.doc.focus == query.perspective:

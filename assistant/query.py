@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from .chunk import split_sentences
-from .text import NAME_VARIANTS, STOPWORDS, fold, terms
+from .text import NAME_VARIANTS, fold, terms
 from .types import Chunk, SourceDoc
 
 
@@ -31,6 +31,8 @@ class Query:
     """What kind of answer the question wants: 'number', 'date' or '' (anything)."""
     topic: str = ""
     """``text`` without the names of the sources it mentions."""
+    kind: str = ""
+    """The kind of document the question asks about: 'appendix' (a translated source), 'chapter' or ''."""
 
     def __post_init__(self) -> None:
         if not self.topic:
@@ -194,6 +196,9 @@ _ANAPHORA = re.compile(
     r"the chapter|the source|the paper|the piece|the document|the study|the book|there)\b",
     re.I,
 )
+# a capitalised word past the first that is not a nationality: the question names its own subject
+_OWN_SUBJECT = re.compile(r"(?<=\S)\s+(?!(?:Russian|Chinese|Western|Soviet|American|European)\b)[A-Z]")
+_BACK_REFERENCE = re.compile(r"\b(it|this|that|these|those|the same)\b(?!\s+(?:of|about)\b)", re.I)
 _FOLLOWUP_START = re.compile(
     r"^(and|also|what about|how about|so|then|but|why|anything else|more on)\b", re.I
 )
@@ -235,12 +240,29 @@ def detect_perspective(question: str) -> str:
     ]
 
 
-def is_followup(question: str, named: dict[str, float]) -> bool:
-    content = [t for t in terms(question) if t not in STOPWORDS]
+_KIND = (
+    ("appendix", re.compile(r"\bappendix\b|\btranslated (?:sources?|articles?|documents?|texts?)\b", re.I)),
+    ("chapter", re.compile(r"\bchapters?\b", re.I)),
+)
+
+
+def detect_kind(question: str) -> str:
+    """Which kind of document a question asks about: "Which appendix source…" -> 'appendix'."""
+    return next((kind for kind, pattern in _KIND if pattern.search(question)), "")
+
+
+def is_followup(question: str, named: dict[str, float], unnamed: str | None = None) -> bool:
+    """Whether a question leans on the conversation: it starts like a continuation ("And why?"),
+    is too short to stand alone ("Which Chinese vehicles exactly?"), or refers back ("Do Hart
+    and Lin see it the same way?": ``unnamed`` is the question without the names it gives)."""
+    content = terms(question)
     if _FOLLOWUP_START.search(question) and len(content) <= 6:
         return True
+    if len(content) <= 3 and not named and not _OWN_SUBJECT.search(question):
+        return True
     if named:
-        return False
+        rest = terms(unnamed if unnamed is not None else question)
+        return bool(_BACK_REFERENCE.search(question)) and len(rest) <= 3
     return bool(_ANAPHORA.search(question)) and len(content) <= 5
 
 
@@ -267,13 +289,14 @@ def analyse(question: str, history: list[dict[str, str]] | None, catalog: Catalo
         named_docs=named,
         mentioned=catalog.mentioned_chunks(question),
         perspective=detect_perspective(question),
+        kind=detect_kind(question),
         intent=detect_intent(question),
         expects=detect_expects(question),
     )
     if named:
         query.topic = catalog.strip_names(question)
     turns = [t for t in (history or []) if isinstance(t, dict) and isinstance(t.get("content"), str)]
-    if not turns or not is_followup(question, named):
+    if not turns or not is_followup(question, named, query.topic if named else None):
         return query
     previous_user = [t["content"] for t in turns if t.get("role") == "user"]
     previous_answer = next((t["content"] for t in reversed(turns) if t.get("role") == "assistant"), "")

@@ -210,6 +210,7 @@ class Engine:
             for doc_weights, weight in (
                 ({d: 1.0 for d in query.focus_docs}, 1.0),
                 (self._perspective_docs(query.perspective), 2.0),
+                ({d.doc_id: 1.0 for d in index.docs.values() if query.kind and d.kind == query.kind}, 1.0),
             ):
                 if not doc_weights:
                     continue
