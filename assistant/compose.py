@@ -162,7 +162,11 @@ def counts(sentence: str, thing: str) -> bool:
     return False
 
 
-_PER = re.compile(r"\b(?:how much|price|cost|pay)\b.*?\bper ([\w-]+)", re.I)
+_PER = re.compile(
+    r"\b(?:how much|price|cost|pay)\b.*?\bper ((?:[\w-]+ ){0,2}?[\w-]+)"
+    r"(?=[?,.;]|$| (?:in|to|from|by|at|for|of|and|during|since)\b)",
+    re.I,
+)
 _MONEY = re.compile(r"\$|\bUSD\b|\b(?:dollars?|rubles?|roubles?|yuan|euros?|billion|million)\b", re.I)
 
 
@@ -170,7 +174,7 @@ def priced_unit(question: str) -> str:
     """What a price question prices: 'How much did China pay per S-400 battalion?' -> 'battalion'."""
     m = _PER.search(question)
     found = terms(m.group(1)) if m else []
-    return found[0] if found else ""
+    return found[-1] if found else ""  # the head noun: "S-400 battalion" -> "battalion"
 
 
 def unknown_terms(question: str, lexical: Lexical) -> list[str]:
