@@ -229,8 +229,9 @@ def compose(
 ) -> Draft:
     """Pick the best-supported sentences and key each to its chunk."""
     scored = score_sentences(query, found, index, lexical, settings, topic_vector)
-    if not scored or abstention_reason(query, found, scored, index, lexical, settings):
-        return abstain(found, settings)
+    reason = abstention_reason(query, found, scored, index, lexical, settings) if scored else ""
+    if not scored or reason:
+        return abstain(found, settings, reason)
     best = scored[0].score
     chosen: list[Scored] = []
     per_chunk: dict[int, int] = {}
@@ -448,35 +449,43 @@ def unmatched_numbers(
 def abstention_reason(
     query: Query, found: Retrieved, scored: list[Scored], index: Index, lexical: Lexical, settings: Settings
 ) -> str:
-    """Why the report cannot answer the question, or "" when it may. Each check looks for something
-    the question needs that the report lacks: a name, a dated event, a number, a counted or priced
-    thing, a kind of thing, or enough of its words; last, too little relevant text at all."""
+    """Why the report cannot answer the question, as a sentence for the reader, or "" when it may.
+    Each check looks for something the question needs that the report lacks: a name, a dated event,
+    a number, a counted or priced thing, a kind of thing, or enough of its words; last, too little
+    relevant text at all."""
     if numbers := unmatched_numbers(query, found, scored, settings, REPORT_YEAR):
-        return f"numbers or dates not in the evidence: {', '.join(numbers)}"
+        return f"The passages closest to it never give {_listed(numbers)}."
     if names := missing_names(query, lexical):
-        return f"names the report never mentions: {', '.join(names)}"
+        return f"It never mentions {_listed(names)}."
     if events := unknown_events(query.question, index, lexical):
-        return f"dates the report never gives these names: {', '.join(events)}"
+        return f"It never mentions {_listed(events)}."
     if query.expects and not any(has_answer_type(s.sentence, query.expects) for s in scored[:3]):
-        return f"no {query.expects} in the best sentences"
+        return f"The passages closest to it give no {query.expects}."
     thing = counted_thing(query.question) if query.expects == "number" else ""
     if thing and not any(counts(s.sentence, thing) for s in scored[:5]):
-        return f"no number of {thing}s in the best sentences"
+        return f"The passages closest to it give no number of {thing}s."
     unit = priced_unit(query.question)
     if unit and not any(_MONEY.search(s.sentence) and unit in terms(s.sentence) for s in scored[:5]):
-        return f"no price per {unit} in the best sentences"
+        return f"The passages closest to it give no price per {unit}."
     if kind := unknown_kind(query.question, lexical):
-        return f"the report never mentions {kind}s"
+        return f"It never mentions {kind}s."
     if len(unknown := unknown_terms(query.question, lexical)) >= 3:
-        return f"words the report never uses: {', '.join(unknown)}"
+        return f"It never uses the words {_listed(unknown)}."
     best_dense = max(s.dense for s in scored[:10])
     threshold = settings.abstain_threshold - (0.1 if query.named_docs or query.followup else 0.0)
     if best_dense < threshold and scored[0].lexical < 0.5:
-        return "no passage is close enough to the question"
+        return "No passage comes close to it."
     return ""
 
 
-def abstain(found: Retrieved, settings: Settings) -> Draft:
+def _listed(items: list[str]) -> str:
+    unique = list(dict.fromkeys(items))
+    longest = [x for x in unique if not any(x != y and x in y for y in unique)]  # "Wagner Group" only
+    quoted = [f"“{x}”" for x in longest]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def abstain(found: Retrieved, settings: Settings, reason: str = "") -> Draft:
     related: list[Passage] = []
     seen: set[str] = set()
     for p in found.passages:
@@ -486,7 +495,7 @@ def abstain(found: Retrieved, settings: Settings) -> Draft:
         related.append(p)
         if len(related) >= settings.related_on_abstain:
             break
-    return Draft(text=ABSTAIN_TEXT, abstained=True, related=related)
+    return Draft(text=f"{ABSTAIN_TEXT} {reason}".strip(), abstained=True, related=related)
 
 
 # --- questions about the report's own metadata -------------------------------------------
