@@ -121,12 +121,31 @@ _DATEISH = re.compile(
 
 
 _COUNTED = re.compile(
-    r"\bhow many ([\w\s'’–-]+?)"
-    r"(?= (?:are|is|were|was|did|does|do|has|have|had|will|would|can|could)\b|[?,.]|$)"
+    r"\bhow many ([\w\s'’–/-]+?)"
+    r"(?= (?:are|is|were|was|did|does|do|has|have|had|will|would|can|could|took|take|joined|served"
+    r"|\w+ed)\b|[?,.]|$)"
     r"|\b(?:price|value|cost|amount|share|percentage|number) (?:of|for|does \w+ pay for) "
     r"([\w\s'’–-]+?)(?= (?:in|to|from|by|at|during|since|between)\b|[?,.]|$)",
     re.I,
 )
+
+
+_NATIONS = {
+    "russian": "ru", "russia": "ru", "russia's": "ru", "russia’s": "ru",
+    "chinese": "cn", "china": "cn", "china's": "cn", "china’s": "cn", "pla": "cn", "people’s": "cn",
+    "people's": "cn", "american": "us", "u.s.": "us", "us": "us",
+}  # fmt: skip
+
+
+def counted_nation(question: str) -> str:
+    """Whose things a quantity question counts: 'How many Russian troops …' -> 'ru'."""
+    m = _COUNTED.search(question)
+    found = (
+        [_NATIONS[w.lower()] for w in (m.group(1) or m.group(2)).split() if w.lower() in _NATIONS]
+        if m
+        else []
+    )
+    return found[0] if found else ""
 
 
 def counted_thing(question: str) -> str:
@@ -149,15 +168,21 @@ def _things(thing: str) -> frozenset[str]:
     return next((group for group in _SAME_THINGS if thing in group), frozenset([thing]))
 
 
-def counts(sentence: str, thing: str) -> bool:
+def counts(sentence: str, thing: str, nation: str = "") -> bool:
     """Whether the sentence gives a number of the thing: a quantity at most four words before it
-    ('3,200 Chinese troops', 'two S-400 divisions', 'about 1,600 soldiers')."""
+    ('3,200 Chinese troops', 'two S-400 divisions', 'about 1,600 soldiers'), and, when the question
+    counts one country's things, not another country's ('13,000 PLA troops' for Russian troops)."""
     things = _things(thing)
-    tokens = re.findall(r"[\w’'.,-]+", sentence)
+    tokens = re.findall(r"[\w’'.,()-]+", sentence)
     for i, token in enumerate(tokens):
-        if things & set(terms(token)) and any(
-            _NUMBERISH.fullmatch(t.strip(",.")) for t in tokens[max(0, i - 4) : i]
-        ):
+        if not things & set(terms(token)):
+            continue
+        window = tokens[max(0, i - 4) : i]
+        numbers = [k for k, t in enumerate(window) if _NUMBERISH.fullmatch(t.strip(",.()"))]
+        if not numbers:
+            continue
+        between = [_NATIONS.get(t.strip(",.()").lower()) for t in window[numbers[-1] :]]
+        if not nation or not any(n and n != nation for n in between):
             return True
     return False
 
@@ -168,6 +193,19 @@ _PER = re.compile(
     re.I,
 )
 _MONEY = re.compile(r"\$|\bUSD\b|\b(?:dollars?|rubles?|roubles?|yuan|euros?|billion|million)\b", re.I)
+
+
+_ASKS_MONEY = re.compile(
+    r"\bhow much (?:money|funding|investment|revenue)\b|\bhow much\b.*\b(?:pay|paid|spend|spent|spending"
+    r"|invest|invested|investing|cost|costs|commit|committed|committing|worth|earn|earned|budget)\b"
+    r"|\b(?:price|budget|revenue)s? (?:of|for)\b",
+    re.I,
+)
+
+
+def asks_money(question: str) -> bool:
+    """Whether the answer must be a sum of money ('How much money is each country committing…')."""
+    return _ASKS_MONEY.search(question) is not None
 
 
 def priced_unit(question: str) -> str:
@@ -343,8 +381,16 @@ _NOT_NAMES = words(
     "i what who whom which when where why how is are was were do does did can could "
     "should would will the a an in on of and or according per please tell give list compare "
     "besides beyond apart aside regarding concerning considering given overall briefly summarize "
-    "summarise explain describe name outline"
+    "summarise explain describe name outline whose"
 )
+
+# countries the report may name only by their adjective ("Sino-Thai exercises")
+_ADJECTIVES = {
+    "thailand": "thai", "switzerland": "swiss", "france": "french", "netherlands": "dutch",
+    "greece": "greek", "turkey": "turkish", "finland": "finnish", "denmark": "danish",
+    "sweden": "swedish", "norway": "norwegian", "britain": "british", "spain": "spanish",
+    "poland": "polish", "ireland": "irish", "philippines": "philippine", "vietnam": "vietnamese",
+}  # fmt: skip
 
 
 _MONTHS = words("january february march april may june july august september october november december")
@@ -365,7 +411,7 @@ def missing_names(query: Query, lexical: Lexical) -> list[str]:
             words = [w for w in words if fold(w) not in STOPWORDS | _NOT_NAMES | _MONTHS]
             for word in words:
                 parts = terms(word, keep_stopwords=True)
-                unknown = any(len(p) > 2 and not lexical.mentions(p) for p in parts)
+                unknown = any(len(p) > 2 and not lexical.mentions(_ADJECTIVES.get(p, p)) for p in parts)
                 if unknown and not (word.isupper() and lexical.spells_out(word)):
                     missing.append(word)
             while words and fold(words[0]) in _QUALIFIERS:
@@ -462,8 +508,11 @@ def abstention_reason(
     if query.expects and not any(has_answer_type(s.sentence, query.expects) for s in scored[:3]):
         return f"The passages closest to it give no {query.expects}."
     thing = counted_thing(query.question) if query.expects == "number" else ""
-    if thing and not any(counts(s.sentence, thing) for s in scored[:5]):
+    nation = counted_nation(query.question)
+    if thing and not any(counts(s.sentence, thing, nation) for s in scored[:5]):
         return f"The passages closest to it give no number of {thing}s."
+    if asks_money(query.question) and not any(_MONEY.search(s.sentence) for s in scored[:3]):
+        return "The passages closest to it give no sum of money."
     unit = priced_unit(query.question)
     if unit and not any(_MONEY.search(s.sentence) and unit in terms(s.sentence) for s in scored[:5]):
         return f"The passages closest to it give no price per {unit}."
