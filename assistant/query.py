@@ -191,6 +191,23 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
 )
 
+# what a contributor's biography answers, beyond the "bio" intent's "who is …"
+_ABOUT_PERSON = re.compile(
+    r"\b(background|biograph\w*|career|expertise|speciali[sz]\w*|affiliat\w*|research interests"
+    r"|previously|formerly|degrees?|ph\.?d|studied|education|works? (?:at|for)|worked|papers)\b",
+    re.I,
+)
+
+
+def prefer_biographies(named: dict[str, float], question: str, catalog: Catalog) -> dict[str, float]:
+    """For a question about a person's career or expertise, their biography before their writings."""
+    if not named or not _ABOUT_PERSON.search(question):
+        return named
+    weighted = {d: w * (2.0 if catalog.docs[d].kind == "bio" else 1.0) for d, w in named.items()}
+    best = max(weighted.values())
+    return {d: w / best for d, w in weighted.items() if w >= best * 0.6}
+
+
 _ANAPHORA = re.compile(
     r"\b(it|its|that|this|these|those|they|them|their|he|she|his|her|the same|the authors?|the article|"
     r"the chapter|the source|the paper|the piece|the document|the study|the book|there)\b",
@@ -231,9 +248,17 @@ def detect_intent(question: str) -> str:
     return ""
 
 
+_SIDES = re.compile(
+    r"\b(?:russian|chinese|western)\s*(?:,|and|or|&|/|vs\.?|versus)\s*(?:the\s+)?(?:russian|chinese|western)\b",
+    re.I,
+)
+
+
 def detect_perspective(question: str) -> str:
+    """The one perspective a question asks for ("What do Chinese strategists think…"); none when
+    it names several sides ("Russian and Chinese strategists")."""
     m = _PERSPECTIVE.search(question)
-    if not m:
+    if not m or _SIDES.search(question):
         return ""
     return {"russian": "Russian sources", "chinese": "Chinese sources", "western": "Western analysis"}[
         m.group(1).lower()
@@ -295,6 +320,7 @@ def analyse(question: str, history: list[dict[str, str]] | None, catalog: Catalo
     )
     if named:
         query.topic = catalog.strip_names(question)
+        query.named_docs = prefer_biographies(named, question, catalog)
     turns = [t for t in (history or []) if isinstance(t, dict) and isinstance(t.get("content"), str)]
     if not turns or not is_followup(question, named, query.topic if named else None):
         return query
@@ -308,6 +334,7 @@ def analyse(question: str, history: list[dict[str, str]] | None, catalog: Catalo
         if not named and not query.perspective:
             query.named_docs = catalog.named_docs(previous_user[-1])
             query.mentioned = catalog.mentioned_chunks(previous_user[-1])
+    query.named_docs = prefer_biographies(query.named_docs, question, catalog)
     if query.perspective:
         # a follow-up that asks for another perspective wants other sources than the last answer's
         docs = catalog.docs
