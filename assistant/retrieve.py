@@ -248,13 +248,18 @@ class Engine:
         """Passages of the documents a question names, and passages that mention its authors."""
         if not query.named_docs and not query.mentioned:
             return []
+        # the topic's own words choose among them: "How do He and Ye characterize the Artemis
+        # Accords?" wants the passage (theirs or a chapter's about them) that has "Artemis Accords"
+        topical = self.lexical.scores(query.topic) if query.topic != query.text else np.zeros(len(local))
+        if topical.max() > 0:
+            topical = topical / topical.max()
         weights: dict[int, float] = {}
         for i, chunk in enumerate(self.index.chunks):
             w = query.named_docs.get(chunk.doc_id, 0.0)
             if i in query.mentioned:
-                w = max(w, 0.8)
+                w = max(w, 1.0)  # a chapter discussing the author is as much about them
             if w > 0 and mask[i]:
-                weights[i] = w + float(local[i])
+                weights[i] = w + float(local[i]) + 0.5 * float(topical[i])
         return sorted(weights, key=lambda i: -weights[i])[: self.settings.dense_k]
 
     def _dense(self, qvec: np.ndarray, mask: np.ndarray) -> list[tuple[int, float]]:
