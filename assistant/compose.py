@@ -137,15 +137,20 @@ _NATIONS = {
 }  # fmt: skip
 
 
+def _owner(word: str) -> str:
+    """Whose a counted thing is, from a capitalised qualifier: 'PLA' and 'Chinese' -> 'cn'."""
+    word = word.strip(",.()“”\"'")
+    if not word[:1].isupper():
+        return ""
+    return _NATIONS.get(word.lower(), word.lower())
+
+
 def counted_nation(question: str) -> str:
-    """Whose things a quantity question counts: 'How many Russian troops …' -> 'ru'."""
+    """Whose things a quantity question counts: 'How many Russian troops …' -> 'ru', 'How many CSTO
+    troops …' -> 'csto'."""
     m = _COUNTED.search(question)
-    found = (
-        [_NATIONS[w.lower()] for w in (m.group(1) or m.group(2)).split() if w.lower() in _NATIONS]
-        if m
-        else []
-    )
-    return found[0] if found else ""
+    owners = [_owner(w) for w in (m.group(1) or m.group(2)).split()] if m else []
+    return next((o for o in owners if o), "")
 
 
 def counted_thing(question: str) -> str:
@@ -181,8 +186,8 @@ def counts(sentence: str, thing: str, nation: str = "") -> bool:
         numbers = [k for k, t in enumerate(window) if _NUMBERISH.fullmatch(t.strip(",.()"))]
         if not numbers:
             continue
-        between = [_NATIONS.get(t.strip(",.()").lower()) for t in window[numbers[-1] :]]
-        if not nation or not any(n and n != nation for n in between):
+        between = [_owner(t) for t in window[numbers[-1] + 1 :]]
+        if not nation or not any(o and o != nation for o in between):
             return True
     return False
 
@@ -206,6 +211,30 @@ _ASKS_MONEY = re.compile(
 def asks_money(question: str) -> bool:
     """Whether the answer must be a sum of money ('How much money is each country committing…')."""
     return _ASKS_MONEY.search(question) is not None
+
+
+_MEASURE_ASKED = re.compile(
+    r"\b(?:what(?: is|'s|’s| was| are| were)) the (?:[\w-]+ ){0,2}?(range|distance|length|radius|speed"
+    r"|velocity|weight|mass|payload|altitude|height|depth)\b",
+    re.I,
+)
+_UNITS = {
+    "distance": re.compile(r"\b(?:km|kilomet\w*|miles?|nautical)\b", re.I),
+    "speed": re.compile(r"\b(?:km/h|mph|mach|knots?)\b", re.I),
+    "weight": re.compile(r"\b(?:tons?|tonnes?|kg|kilograms?|pounds?)\b", re.I),
+    "height": re.compile(r"\b(?:met(?:er|re)s?|feet|ft|km|kilomet\w*)\b", re.I),
+}
+_MEASURES = {
+    "range": "distance", "distance": "distance", "length": "distance", "radius": "distance",
+    "speed": "speed", "velocity": "speed", "weight": "weight", "mass": "weight", "payload": "weight",
+    "altitude": "height", "height": "height", "depth": "height",
+}  # fmt: skip
+
+
+def asked_measure(question: str) -> str:
+    """The physical measure a question asks for ('What is the combat range of …' -> 'distance')."""
+    m = _MEASURE_ASKED.search(question)
+    return _MEASURES[m.group(1).lower()] if m else ""
 
 
 def priced_unit(question: str) -> str:
@@ -513,6 +542,9 @@ def abstention_reason(
         return f"The passages closest to it give no number of {thing}s."
     if asks_money(query.question) and not any(_MONEY.search(s.sentence) for s in scored[:3]):
         return "The passages closest to it give no sum of money."
+    measure = asked_measure(query.question)
+    if measure and not any(_UNITS[measure].search(s.sentence) for s in scored[:3]):
+        return f"The passages closest to it give no {measure}."
     unit = priced_unit(query.question)
     if unit and not any(_MONEY.search(s.sentence) and unit in terms(s.sentence) for s in scored[:5]):
         return f"The passages closest to it give no price per {unit}."
