@@ -174,20 +174,21 @@ def _things(thing: str) -> frozenset[str]:
 
 
 def counts(sentence: str, thing: str, nation: str = "") -> bool:
-    """Whether the sentence gives a number of the thing: a quantity at most four words before it
+    """Whether the sentence gives a number of the thing: a quantity at most six words before it
     ('3,200 Chinese troops', 'two S-400 divisions', 'about 1,600 soldiers'), and, when the question
-    counts one country's things, not another country's ('13,000 PLA troops' for Russian troops)."""
+    counts one owner's things, not another's ('13,000 People’s Liberation Army (PLA) troops' does
+    not count Russian or CSTO troops)."""
     things = _things(thing)
     tokens = re.findall(r"[\w’'.,()-]+", sentence)
     for i, token in enumerate(tokens):
         if not things & set(terms(token)):
             continue
-        window = tokens[max(0, i - 4) : i]
+        window = tokens[max(0, i - 6) : i]
         numbers = [k for k, t in enumerate(window) if _NUMBERISH.fullmatch(t.strip(",.()"))]
         if not numbers:
             continue
-        between = [_owner(t) for t in window[numbers[-1] + 1 :]]
-        if not nation or not any(o and o != nation for o in between):
+        owners = {o for o in (_owner(t) for t in window[numbers[-1] + 1 :]) if o}
+        if not nation or not owners or nation in owners:
             return True
     return False
 

@@ -7,7 +7,10 @@ import pytest
 
 from assistant import Assistant
 from assistant.compose import (
+    asked_measure,
+    asks_money,
     asks_who,
+    counted_nation,
     counted_thing,
     counts,
     missing_names,
@@ -16,7 +19,7 @@ from assistant.compose import (
     unknown_kind,
     unknown_terms,
 )
-from assistant.query import Query, analyse, detect_kind, is_followup
+from assistant.query import Query, analyse, detect_kind, detect_perspective, is_followup, prefer_biographies
 from assistant.retrieve import Engine
 
 pytestmark = pytest.mark.slow
@@ -155,3 +158,27 @@ def test_followups_and_document_kinds(engine: Engine) -> None:
     assert detect_kind("Which appendix source discusses that concept directly?") == "appendix"
     assert detect_kind("Who wrote the chapter on hybrid warfare?") == "chapter"
     assert detect_kind("What does Bartosh say?") == ""
+
+
+def test_owners_measures_and_money() -> None:
+    assert counted_nation("How many CSTO troops were deployed to Kazakhstan?") == "csto"
+    assert counted_nation("How many Russian troops took part in Zapad/Interaction-2021?") == "ru"
+    assert counted_nation("How many satellites does BeiDou have?") == ""
+    pla = "Zapad/Interaction-2021 involved 13,000 People’s Liberation Army (PLA) troops"
+    assert counts(pla, "troop") and counts(pla, "troop", "cn")
+    assert not counts(pla, "troop", "ru") and not counts(pla, "troop", "csto")
+    assert asked_measure("What is the combat range of the Chinese H-6K bomber?") == "distance"
+    assert asked_measure("How fast are Russia and China adding satellites?") == ""  # a rate, not a speed
+    assert asks_money("How much money is each country committing to the ILRS?")
+    assert asks_money("How much is Sino-Russian military-technical cooperation worth per year?")
+    assert not asks_money("How much of the article deals with technical cooperation?")
+
+
+def test_perspectives_and_biographies(engine: Engine) -> None:
+    assert detect_perspective("What do Chinese strategists think of joint exercises?") == "Chinese sources"
+    assert detect_perspective("Have Russian and Chinese strategists looked into counter-space weapons?") == ""
+    catalog = engine.catalog
+    named = catalog.named_docs("What does Patalano argue?")
+    assert prefer_biographies(named, "What does Patalano argue?", catalog) == named
+    career = prefer_biographies(named, "What are Patalano's areas of expertise?", catalog)
+    assert max(career, key=lambda d: career[d]) == "bio-alessio-patalano"
