@@ -522,6 +522,23 @@ def unmatched_numbers(
     return missing
 
 
+_ABOUT = re.compile(r"\b(?:about|regarding|concerning)\s+([^?,;]+)")
+
+
+def absent_subject(query: Query, scored: list[Scored], index: Index) -> list[str]:
+    """Names the question asks about ('… say about Taiwan?') that none of the passages holding the
+    best sentences mentions: the report may discuss the source, but not on that subject."""
+    m = _ABOUT.search(query.question)
+    if not m:
+        return []
+    names = [w for w in re.findall(r"(?:[A-Z]\.){2,}|[A-Z][\w-]+", m.group(1))]
+    names = [
+        w for w in names if fold(w) not in _QUALIFIERS | _MONTHS | STOPWORDS and w.lower() not in _NATIONS
+    ]
+    held = {t for s in scored[:3] for t in terms(index.chunks[s.chunk_index].embed_text)}
+    return [w for w in names if not set(terms(w)) & held]
+
+
 def abstention_reason(
     query: Query, found: Retrieved, scored: list[Scored], index: Index, lexical: Lexical, settings: Settings
 ) -> str:
@@ -535,6 +552,8 @@ def abstention_reason(
         return f"It never mentions {_listed(names)}."
     if events := unknown_events(query.question, index, lexical):
         return f"It never mentions {_listed(events)}."
+    if subjects := absent_subject(query, scored, index):
+        return f"The passages closest to it never mention {_listed(subjects)}."
     if query.expects and not any(has_answer_type(s.sentence, query.expects) for s in scored[:3]):
         return f"The passages closest to it give no {query.expects}."
     thing = counted_thing(query.question) if query.expects == "number" else ""

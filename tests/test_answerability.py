@@ -111,6 +111,9 @@ def test_unknown_kinds_and_words(engine: Engine) -> None:
         "Which Chinese banks stopped processing payments for Russian clients?",
         "How much did China pay per S-400 battalion?",
         "Who commands the PLA's Eastern Theater Command?",
+        "What did the February 4, 2022 Xi–Putin joint statement say about Taiwan?",
+        "How many CSTO troops were deployed to Kazakhstan in January 2022?",
+        "What is the combat range of the Chinese H-6K bomber used in the joint air patrols?",
     ],
 )
 def test_abstains_when_the_report_lacks_what_the_question_needs(bot: Assistant, question: str) -> None:
@@ -124,6 +127,8 @@ def test_abstains_when_the_report_lacks_what_the_question_needs(bot: Assistant, 
         "How many Chinese troops took part in Vostok-2018?",
         "What did Lavrov demand of Washington after Russia's November 2021 ASAT test?",
         "Which aircraft took part in the May 2022 China–Russia joint air patrol?",
+        "What does the editor's note say about the Carnegie Moscow Center?",
+        "What did Rogozin announce regarding U.S. involvement in Russia's Venus mission?",
     ],
 )
 def test_answers_what_the_report_does_say(bot: Assistant, question: str) -> None:
