@@ -343,7 +343,9 @@ def test_the_shipped_set_has_comparison_items_in_both_splits() -> None:
 
     items = [i for i in load_questions(DEFAULT_SET) if i.gold_by_perspective]
     assert len(items) >= 12 and {i.split for i in items} == {"dev", "test"}
-    assert all(i.type == "comparison" and set(i.gold_by_perspective) == set(PERSPECTIVES) for i in items)
+    assert all(i.type == "comparison" and set(i.gold_by_perspective) <= set(PERSPECTIVES) for i in items)
+    assert sum(set(i.gold_by_perspective) == set(PERSPECTIVES) for i in items) >= 12
+    assert all(len(i.gold_by_perspective) >= 2 for i in items)  # a comparison has two sides at least
 
 
 # --- on the real index ---------------------------------------------------------------------------------
