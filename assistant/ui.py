@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import time
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,8 @@ EXAMPLES: tuple[str, ...] = (
     "How do Russian and Chinese writers differ on joint exercises?",
 )
 RELATED_EXCERPT_CHARS = 320
+STREAM_WORDS = 6
+"""Words of a streamed answer sent in one update."""
 ERROR_FALLBACK = "Something went wrong while answering; the server log has the details. Please try again."
 
 CSS = """
@@ -297,6 +300,7 @@ def respond(
 
     yield "", reply(""), history, ""
     text = ""
+    pending, last = 0, time.monotonic()
     try:
         for piece in _turn(bot, question, history, _filters(area, perspective, author, source), mode):
             if isinstance(piece, Answer):
@@ -307,7 +311,12 @@ def respond(
                 yield "", reply(render_answer(piece)), history, piece.format_plain()
                 return
             text += piece
-            yield "", reply(html.escape(text)), history, ""
+            pending += 1
+            # a few words an update: every update re-sends the message, so one a word costs the
+            # server more than the answer itself; a slow model still shows text every 0.1 s
+            if pending >= STREAM_WORDS or time.monotonic() - last >= 0.1:
+                pending, last = 0, time.monotonic()
+                yield "", reply(html.escape(text)), history, ""
     except AssistantError as exc:
         message = str(exc)
     except Exception:
