@@ -14,6 +14,7 @@ only here, only when a backend needs them.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import importlib
@@ -177,7 +178,7 @@ def _build(settings: Settings) -> BaseChatModel:
         if not path.is_file():
             raise GenerationFailed(f"The model file {path} does not exist")
         try:
-            return chat_llamacpp(  # type: ignore[no-any-return]
+            chat = chat_llamacpp(
                 model_path=str(path),
                 n_ctx=settings.llm_context_tokens,
                 max_tokens=settings.llm_max_tokens,
@@ -187,6 +188,12 @@ def _build(settings: Settings) -> BaseChatModel:
             )
         except Exception as exc:
             raise GenerationFailed(f"The model file {path} could not be loaded ({exc})") from exc
+        # free the model while the interpreter is still whole: left to Llama.__del__ at exit, it
+        # prints a traceback ("'NoneType' object is not callable") after every program that used it
+        close = getattr(getattr(chat, "client", None), "close", None)
+        if callable(close):
+            atexit.register(close)
+        return chat  # type: ignore[no-any-return]
     raise AssistantError(f"Unknown answer backend {settings.backend!r}; use extractive, llamacpp or openai.")
 
 
