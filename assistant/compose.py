@@ -299,7 +299,7 @@ def compose(
     scored = score_sentences(query, found, index, lexical, settings, topic_vector)
     reason = abstention_reason(query, found, scored, index, lexical, settings) if scored else ""
     if not scored or reason:
-        return abstain(found, settings, reason)
+        return abstain(found, settings, reason, query)
     best = scored[0].score
     chosen: list[Scored] = []
     per_chunk: dict[int, int] = {}
@@ -586,11 +586,14 @@ def _listed(items: list[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
-def abstain(found: Retrieved, settings: Settings, reason: str = "") -> Draft:
+def abstain(found: Retrieved, settings: Settings, reason: str = "", query: Query | None = None) -> Draft:
+    """The abstention, with the nearest passages of different documents as related reading; a
+    contributor's biography only when the question names that contributor."""
     related: list[Passage] = []
     seen: set[str] = set()
+    named = query.named_docs if query else {}
     for p in found.passages:
-        if p.doc.doc_id in seen:
+        if p.doc.doc_id in seen or (p.doc.kind == "bio" and p.doc.doc_id not in named):
             continue
         seen.add(p.doc.doc_id)
         related.append(p)

@@ -7,6 +7,7 @@ import pytest
 
 from assistant import Assistant
 from assistant.compose import (
+    ABSTAIN_TEXT,
     asked_measure,
     asks_money,
     asks_who,
@@ -119,6 +120,8 @@ def test_unknown_kinds_and_words(engine: Engine) -> None:
 def test_abstains_when_the_report_lacks_what_the_question_needs(bot: Assistant, question: str) -> None:
     answer = bot.ask(question)
     assert answer.abstained and answer.citations == []
+    assert answer.text.startswith(ABSTAIN_TEXT) and len(answer.text) > len(ABSTAIN_TEXT)  # says why
+    assert answer.related and all(p.doc.kind != "bio" for p in answer.related)  # no one was named
 
 
 @pytest.mark.parametrize(
