@@ -358,11 +358,11 @@ def asks_who(question: str) -> bool:
 
 def speaker(doc: SourceDoc) -> str:
     """Who wrote a passage and where, for an answer to 'who says…': 'Han Aiyong (Teaching and
-    Research Journal, 2022)', 'Paul Schwartz (chapter “Russia-China Joint Military Exercises”)'."""
+    Research Journal, 2022, original version 2019)', 'Paul Schwartz (chapter “Russia-China Joint
+    Military Exercises”)'."""
     who = doc.authors_display
-    if doc.kind == "appendix":
-        where = ", ".join(p for p in (doc.publication, doc.date) if p)
-        return f"{who} ({where})" if who else where
+    if doc.kind == "appendix":  # the imprint as the report prints it
+        return f"{who} ({doc.imprint})" if who else doc.imprint
     if doc.kind == "chapter":
         return f"{who} (chapter “{doc.title}”)"
     return f"{who} ({doc.title})" if who else doc.title

@@ -68,6 +68,31 @@ class Index:
     location: str = ""
     """Where the build lives, for people: a directory, or ``chroma://host:port/collection``."""
 
+    @classmethod
+    def from_build(
+        cls,
+        build: tuple[dict[str, SourceDoc], list[Chunk], dict[str, np.ndarray]],
+        *,
+        collection: Any,
+        manifest: dict[str, Any],
+        path: Path,
+        location: str,
+    ) -> Index:
+        """An index from what ``read_build`` returned and where its vectors are searched."""
+        docs, chunks, arrays = build
+        return cls(
+            docs=docs,
+            chunks=chunks,
+            chunk_vectors=arrays["chunk_vectors"],
+            sentence_vectors=arrays["sentence_vectors"],
+            sentence_owner=arrays["sentence_owner"],
+            sentence_slot=arrays["sentence_slot"],
+            collection=collection,
+            manifest=manifest,
+            path=path,
+            location=location,
+        )
+
     def chunk(self, chunk_id: str) -> Chunk:
         return self.chunks[self._by_id[chunk_id]]
 
@@ -264,19 +289,10 @@ def _open_current(settings: Settings, expected: dict[str, Any]) -> Index:
         vectors = (build_dir / "vectors.npz").read_bytes()
     except OSError as exc:
         raise _Stale(f"the index files are damaged ({exc.__class__.__name__}: {exc})") from exc
-    docs, chunks, arrays = read_build(chunks_json, vectors)
-    collection = _open_collection(settings, build_dir, manifest, len(chunks))
-    return Index(
-        docs=docs,
-        chunks=chunks,
-        chunk_vectors=arrays["chunk_vectors"],
-        sentence_vectors=arrays["sentence_vectors"],
-        sentence_owner=arrays["sentence_owner"],
-        sentence_slot=arrays["sentence_slot"],
-        collection=collection,
-        manifest=manifest,
-        path=build_dir,
-        location=str(build_dir),
+    build = read_build(chunks_json, vectors)
+    collection = _open_collection(settings, build_dir, manifest, len(build[1]))
+    return Index.from_build(
+        build, collection=collection, manifest=manifest, path=build_dir, location=str(build_dir)
     )
 
 

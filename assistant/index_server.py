@@ -175,13 +175,8 @@ def load_from_server(settings: Settings, expected: dict[str, Any]) -> Index:
     with contextlib.suppress(OSError):  # only derived files are cached here; they are optional
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         (settings.index_dir / MARKER).write_text("transatlantic assistant index\n")
-    return Index(
-        docs=docs,
-        chunks=chunks,
-        chunk_vectors=arrays["chunk_vectors"],
-        sentence_vectors=arrays["sentence_vectors"],
-        sentence_owner=arrays["sentence_owner"],
-        sentence_slot=arrays["sentence_slot"],
+    return Index.from_build(
+        (docs, chunks, arrays),
         collection=collection,
         manifest=manifest,
         path=cache,

@@ -320,26 +320,31 @@ def analyse(question: str, history: list[dict[str, str]] | None, catalog: Catalo
     )
     if named:
         query.topic = catalog.strip_names(question)
-        query.named_docs = prefer_biographies(named, question, catalog)
     turns = [t for t in (history or []) if isinstance(t, dict) and isinstance(t.get("content"), str)]
-    if not turns or not is_followup(question, named, query.topic if named else None):
-        return query
+    if turns and is_followup(question, named, query.topic if named else None):
+        _resolve_followup(query, turns, catalog)
+    # the documents named here or earlier in the conversation, biographies first when asked for
+    query.named_docs = prefer_biographies(query.named_docs, question, catalog)
+    return query
+
+
+def _resolve_followup(query: Query, turns: list[dict[str, str]], catalog: Catalog) -> None:
+    """A follow-up takes its topic from the previous question, its sources from the previous
+    answer, and (when it names none itself) the documents the previous question named."""
     previous_user = [t["content"] for t in turns if t.get("role") == "user"]
     previous_answer = next((t["content"] for t in reversed(turns) if t.get("role") == "assistant"), "")
     query.followup = True
     query.focus_docs = docs_in_text(previous_answer, catalog)
     if previous_user:
         topic = catalog.strip_names(previous_user[-1])
-        query.text = query.topic = f"{question} {topic}"
-        if not named and not query.perspective:
+        query.text = query.topic = f"{query.question} {topic}"
+        if not query.named_docs and not query.perspective:
             query.named_docs = catalog.named_docs(previous_user[-1])
             query.mentioned = catalog.mentioned_chunks(previous_user[-1])
-    query.named_docs = prefer_biographies(query.named_docs, question, catalog)
     if query.perspective:
         # a follow-up that asks for another perspective wants other sources than the last answer's
         docs = catalog.docs
         query.focus_docs = [d for d in query.focus_docs if _perspective_of(docs[d]) == query.perspective]
-    return query
 
 
 def _perspective_of(doc: SourceDoc) -> str:

@@ -343,6 +343,11 @@ def build_app(bot: Assistant) -> gr.Blocks:
     gr = _gradio()
     authors = author_choices(bot)
     sources = source_choices(bot)
+    areas = [(a[0].upper() + a[1:], a) for a in AREAS]
+
+    def choice(label: str, anything: str, options: list[tuple[str, str]], elem_id: str, **kw: Any) -> Any:
+        """A filter: its options after an "anything" choice whose value is ''."""
+        return gr.Dropdown([(anything, ""), *options], value="", label=label, elem_id=elem_id, **kw)
 
     def answer(
         question: str,
@@ -412,30 +417,17 @@ def build_app(bot: Assistant) -> gr.Blocks:
                     elem_id="mode",
                 )
                 gr.Markdown("### Filters")
-                area = gr.Dropdown(
-                    [("Any area", ""), *((a[0].upper() + a[1:], a) for a in AREAS)],
-                    value="",
-                    label="Area",
-                    elem_id="filter-area",
+                area = choice("Area", "Any area", areas, "filter-area")
+                perspective = choice(
+                    "Perspective", "Any perspective", [(p, p) for p in PERSPECTIVES], "filter-perspective"
                 )
-                perspective = gr.Dropdown(
-                    [("Any perspective", ""), *((p, p) for p in PERSPECTIVES)],
-                    value="",
-                    label="Perspective",
-                    elem_id="filter-perspective",
-                )
-                author = gr.Dropdown(
-                    [("Any author", ""), *((a, a) for a in authors)],
-                    value="",
-                    label="Author",
-                    elem_id="filter-author",
-                )
-                source = gr.Dropdown(
-                    [("Any source", ""), *sources],
-                    value="",
-                    label="Source",
+                author = choice("Author", "Any author", [(a, a) for a in authors], "filter-author")
+                source = choice(
+                    "Source",
+                    "Any source",
+                    sources,
+                    "filter-source",
                     info="Ask about one chapter or translated source (see Browse the sources).",
-                    elem_id="filter-source",
                 )
                 clear_button = gr.Button("Clear conversation", elem_id="clear")
                 with gr.Accordion("Copy the last answer", open=False, elem_id="copy-panel"):
@@ -454,30 +446,20 @@ def build_app(bot: Assistant) -> gr.Blocks:
                 "Chinese sources. Choose one to ask questions answered from it alone."
             )
             with gr.Row():
-                browse_area = gr.Dropdown(
-                    [("Any area", ""), *((a[0].upper() + a[1:], a) for a in AREAS)],
-                    value="",
-                    label="Area",
-                    elem_id="browse-area",
+                browse_area = choice("Area", "Any area", areas, "browse-area")
+                browse_language = choice(
+                    "Language",
+                    "Any language",
+                    [(lang, lang) for lang in ("Russian", "Chinese", "English")],
+                    "browse-language",
                 )
-                browse_language = gr.Dropdown(
-                    [("Any language", ""), *((lang, lang) for lang in ("Russian", "Chinese", "English"))],
-                    value="",
-                    label="Language",
-                    elem_id="browse-language",
+                browse_kind = choice(
+                    "Kind",
+                    "Chapters and sources",
+                    [("Chapters", "chapter"), ("Appendix sources", "appendix")],
+                    "browse-kind",
                 )
-                browse_kind = gr.Dropdown(
-                    [("Chapters and sources", ""), ("Chapters", "chapter"), ("Appendix sources", "appendix")],
-                    value="",
-                    label="Kind",
-                    elem_id="browse-kind",
-                )
-                browse_author = gr.Dropdown(
-                    [("Any author", ""), *((a, a) for a in authors)],
-                    value="",
-                    label="Author",
-                    elem_id="browse-author",
-                )
+                browse_author = choice("Author", "Any author", [(a, a) for a in authors], "browse-author")
             table = gr.HTML(render_sources_table(bot.sources()), elem_id="source-table")
             with gr.Row():
                 chosen = gr.Dropdown(

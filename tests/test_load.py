@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -27,7 +26,7 @@ from assistant import Answer, Assistant
 from assistant.citations import check
 from assistant.evaluate import DEFAULT_SET, load_questions
 from assistant.settings import Settings
-from tests.ui_browser import free_port, wait_until_up
+from tests.ui_browser import assistant_serve
 
 REQUEST_TIMEOUT_S = 120.0
 
@@ -156,29 +155,14 @@ def cpu_seconds(pid: int) -> float:
 @contextmanager
 def served(index_dir: Path, concurrency: int) -> Iterator[tuple[str, int]]:
     """`assistant serve` on a free local port for the duration; yields its URL and process id."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "ASSISTANT_INDEX_DIR": str(index_dir),
-        "ASSISTANT_UI_CONCURRENCY": str(concurrency),
-        "ASSISTANT_UI_USER": "",
-        "ASSISTANT_UI_PASSWORD": "",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, process=server)
-        yield url, server.pid
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=60)
-        assert "Traceback" not in output, output
+    with assistant_serve(
+        index_dir,
+        ASSISTANT_UI_CONCURRENCY=str(concurrency),
+        ASSISTANT_UI_USER="",
+        ASSISTANT_UI_PASSWORD="",
+    ) as app:
+        yield app.url, app.process.pid
+    assert "Traceback" not in app.output, app.output
 
 
 def _questions(n: int) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from tests.ui_browser import (
     DONE,
     USER,
     ask,
+    assistant_serve,
     choose,
     clear,
     free_port,
@@ -293,23 +293,9 @@ def test_gradio_client_drives_assistant_serve_with_login(bot, index_dir: Path) -
     import httpx
     from gradio_client import Client
 
-    port = free_port()
-    env = {
-        **os.environ,
-        "ASSISTANT_INDEX_DIR": str(index_dir),
-        "ASSISTANT_UI_USER": "staff",
-        "ASSISTANT_UI_PASSWORD": "s3cret",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url, process=server)  # the login page
+    # up once its login page answers
+    with assistant_serve(index_dir, ASSISTANT_UI_USER="staff", ASSISTANT_UI_PASSWORD="s3cret") as app:
+        url = app.url
         assert httpx.get(url + "config", timeout=5).status_code == 401  # nothing without signing in
         client = Client(url, auth=("staff", "s3cret"), verbose=False)
         textbox, chat, plain = client.predict(
@@ -324,8 +310,6 @@ def test_gradio_client_drives_assistant_serve_with_login(bot, index_dir: Path) -
         # the session keeps the conversation: a follow-up through the same client resolves
         _, chat, plain = client.predict("When was that published?", chat, "", "", "", api_name="/chat")
         assert "[1]" in plain and len(chat) == 4
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=30)
-    assert f"Chat UI at http://127.0.0.1:{port}/ (login required)" in output
+    output = app.output
+    assert f"Chat UI at http://127.0.0.1:{app.port}/ (login required)" in output
     assert "Traceback" not in output and "s3cret" not in output

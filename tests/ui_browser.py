@@ -6,11 +6,16 @@ needed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -85,6 +90,37 @@ def wait_until_up(url: str, timeout: float = 240.0, process: subprocess.Popen[st
         if time.monotonic() > deadline:
             raise TimeoutError(f"nothing answered at {url} within {timeout:.0f} s")
         time.sleep(0.5)
+
+
+@dataclass
+class Served:
+    """A running ``assistant serve``: its URL and process, and once it has stopped, its output."""
+
+    url: str
+    port: int
+    process: subprocess.Popen[str]
+    output: str = ""
+
+
+@contextmanager
+def assistant_serve(index_dir: Path, **env: str) -> Iterator[Served]:
+    """``assistant serve`` on a free local port with ``ASSISTANT_*`` settings from ``env``, until the
+    block ends; ``Served.output`` then holds what it printed."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        env={**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    served = Served(f"http://127.0.0.1:{port}/", port, process)
+    try:
+        wait_until_up(served.url, process=process)
+        yield served
+    finally:
+        process.terminate()
+        served.output, _ = process.communicate(timeout=60)
 
 
 def launch_browser(p: Playwright) -> Browser:
