@@ -84,3 +84,17 @@ def test_chat_remembers_the_conversation(bot, index_dir: Path) -> None:  # type:
 def test_info(index_dir: Path, bot) -> None:  # type: ignore[no-untyped-def]
     out = _run(["info"], index_dir)
     assert "current" in out.stdout and str(index_dir) in out.stdout
+
+
+def test_python_dash_m_assistant_is_the_same_command(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    out = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", "--json", "What did Russia agree to sell China in 2015?"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == bot.ask("What did Russia agree to sell China in 2015?").to_dict()
+    bad = subprocess.run([sys.executable, "-m", "assistant", "ask", ""], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: Please type a question")
