@@ -39,7 +39,7 @@ TYPES: tuple[str, ...] = (
     "unanswerable",
     "followup",
 )
-SPLITS: tuple[str, ...] = ("dev", "test")
+SPLITS: tuple[str, ...] = ("dev", "test", "blind")
 ROLES: frozenset[str] = frozenset({"user", "assistant"})
 CONFIGS: tuple[str, ...] = ("hybrid", "dense", "bm25")
 BACKENDS: tuple[str, ...] = ("extractive", "llamacpp", "openai")
@@ -959,7 +959,7 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--split",
-        choices=("dev", "test", "all"),
+        choices=("dev", "test", "blind", "all"),
         default=None,
         help="which split to run (default: test; all when --ids is given)",
     )
