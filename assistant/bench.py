@@ -214,7 +214,7 @@ def baseline_chain(bot: Assistant) -> Runnable[str, Any]:
             dense={i: p.score for i, p in zip(rows, passages, strict=True)},
         )
         query = Query(question=state["question"], text=state["question"])
-        draft = compose(query, found, index, engine.lexical, settings)
+        draft = compose(query, found, index, engine.lexical, settings, engine.facts)
         return finalize(
             query.question,
             draft.text,

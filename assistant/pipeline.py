@@ -10,15 +10,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableLambda
 
+from .answerability import Decision, Model, decide
 from .citations import finalize
 from .compare import area_question, compare_perspectives, is_comparison
-from .compose import answer_metadata, compose, descriptor
+from .compose import Scored, answer_metadata, compose, descriptor, score_sentences
 from .embed import embed
 from .errors import InvalidQuestion
 from .generate import Generator, answer_stream
 from .index import Index, load_index
-from .query import analyse
-from .retrieve import Engine, Filters, HybridRetriever
+from .query import Query, analyse
+from .retrieve import Engine, Filters, HybridRetriever, Retrieved
 from .settings import Settings
 from .sources import list_sources
 from .text import clean_question
@@ -169,6 +170,39 @@ class Assistant:
         q = analyse(text, self._clean_history(history), engine.catalog)
         return engine.retrieve(q, Filters.parse(filters), min(k, 100)).passages
 
+    def answerability(
+        self,
+        question: str,
+        history: History | None = None,
+        filters: dict[str, Any] | Filters | None = None,
+        model: Model | None = None,
+    ) -> Decision | None:
+        """The answerability model's verdict on a question (probability, features, what is missing);
+        None when no passage comes close at all. ``model`` replaces the shipped one (for fitting)."""
+        query, found, scored = self.evidence(question, history, filters)
+        if not scored:
+            return None
+        engine = self._ensure()
+        return decide(query, found, scored, engine.index, engine.facts, self.settings.evidence_chunks, model)
+
+    def evidence(
+        self,
+        question: str,
+        history: History | None = None,
+        filters: dict[str, Any] | Filters | None = None,
+    ) -> tuple[Query, Retrieved, list[Scored]]:
+        """The analysed question, its retrieved passages and its scored sentences, as ``ask`` sees them."""
+        state = self._retrieve(self._prepare({"question": question, "history": history, "filters": filters}))
+        engine = self._ensure()
+        query, found = state["query"], state["found"]
+        topic_vector = None
+        if query.topic != query.text:
+            topic_vector = embed(self.settings.embedding_model, [query.topic])[0]
+        scored = score_sentences(
+            query, found, engine.index, engine.lexical, self.settings, engine.facts, topic_vector
+        )
+        return query, found, scored
+
     def compare(
         self, question: str | None = None, area: str | None = None, history: History | None = None
     ) -> Answer:
@@ -290,7 +324,9 @@ class Assistant:
             topic_vector = None
             if query.topic != query.text:
                 topic_vector = embed(self.settings.embedding_model, [query.topic])[0]
-            draft = compose(query, found, engine.index, engine.lexical, self.settings, topic_vector)
+            draft = compose(
+                query, found, engine.index, engine.lexical, self.settings, engine.facts, topic_vector
+            )
         return finalize(
             state.get("question", query.question),
             draft.text,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from .chunk import split_sentences
 from .text import NAME_VARIANTS, fold, terms
 from .types import Chunk, SourceDoc
+from .understand import QuestionAnalysis, analyse_question
 
 
 @dataclass
@@ -27,16 +28,20 @@ class Query:
     intent: str = ""
     """'' for an ordinary question, else authors | published | original_title | url | bio."""
     followup: bool = False
-    expects: str = ""
-    """What kind of answer the question wants: 'number', 'date' or '' (anything)."""
     topic: str = ""
     """``text`` without the names of the sources it mentions."""
     kind: str = ""
     """The kind of document the question asks about: 'appendix' (a translated source), 'chapter' or ''."""
+    analysis: QuestionAnalysis = field(default=None)  # type: ignore[assignment]
+    """The question's linguistic analysis (spaCy): entities, focus, expected answer type, scope."""
+    context_analysis: QuestionAnalysis | None = None
+    """For a follow-up, the analysis of the question it follows."""
 
     def __post_init__(self) -> None:
         if not self.topic:
             self.topic = self.text
+        if self.analysis is None:
+            self.analysis = analyse_question(self.question)
 
 
 def _norm_name(word: str) -> str:
@@ -221,26 +226,6 @@ _FOLLOWUP_START = re.compile(
 )
 
 
-_EXPECTS = (
-    (
-        "number",
-        re.compile(
-            r"^\W*(?:and\s+)?how (many|much)\b|\b(what|which)(?: is| was| are| were)?(?: the)?(?: total)? "
-            r"(price|percentage|share|proportion|number|amount|value|total|sum|size|cost)\b",
-            re.I,
-        ),
-    ),
-    ("date", re.compile(r"^\W*(?:and\s+)?when\b|\b(what|which|in what) (year|date|month)\b", re.I)),
-)
-
-
-def detect_expects(question: str) -> str:
-    for name, pattern in _EXPECTS:
-        if pattern.search(question):
-            return name
-    return ""
-
-
 def detect_intent(question: str) -> str:
     for name, pattern in _INTENTS:
         if pattern.search(question):
@@ -316,7 +301,6 @@ def analyse(question: str, history: list[dict[str, str]] | None, catalog: Catalo
         perspective=detect_perspective(question),
         kind=detect_kind(question),
         intent=detect_intent(question),
-        expects=detect_expects(question),
     )
     if named:
         query.topic = catalog.strip_names(question)
@@ -335,6 +319,8 @@ def _resolve_followup(query: Query, turns: list[dict[str, str]], catalog: Catalo
     previous_answer = next((t["content"] for t in reversed(turns) if t.get("role") == "assistant"), "")
     query.followup = True
     query.focus_docs = docs_in_text(previous_answer, catalog)
+    if previous_user:
+        query.context_analysis = analyse_question(previous_user[-1])
     if previous_user:
         topic = catalog.strip_names(previous_user[-1])
         query.text = query.topic = f"{query.question} {topic}"

@@ -14,6 +14,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 from rank_bm25 import BM25Okapi
 
+from .answerability import ReportFacts
 from .embed import embed
 from .errors import IndexUnavailable, InvalidFilter
 from .index import Index
@@ -178,6 +179,8 @@ class Engine:
         # both take seconds to compute and depend only on the build and the code: cached beside it
         self.lexical = index.derived("lexical", lambda: Lexical(index))
         self.catalog = index.derived("catalog", lambda: Catalog(index.docs, index.chunks))
+        # spaCy's analysis of every report sentence (about 15 s): once per build, never per question
+        self.facts = index.derived("sentence-facts", lambda: ReportFacts.build(index))
 
     def allowed(self, filters: Filters) -> np.ndarray:
         mask = np.array([filters.allows(self.index.docs[c.doc_id]) for c in self.index.chunks])

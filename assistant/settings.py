@@ -83,8 +83,10 @@ class Settings(BaseSettings):
         description="The best sentences whose quotation runs on into the next sentence of the same "
         "paragraph, where the specifics often follow ('…is a possible next step. This would …').",
     )
-    abstain_threshold: float = Field(
-        0.35, description="Best sentence relevance below which the assistant abstains."
+    abstain_topic_coverage: float = Field(
+        0.5,
+        description="Share of the question's focus words the closest sentence must hold for an abstention "
+        "to cite it as what the report does say on the topic.",
     )
     max_question_chars: int = Field(2000, description="Longest accepted question, in characters.")
     related_on_abstain: int = Field(3, description="Passages listed as related reading on abstention.")

@@ -1,29 +1,40 @@
-"""When the report cannot answer: the checks behind abstention, on the real report and index, and
-the question analysis that feeds them (follow-ups, who-questions, document kinds)."""
+"""When the report cannot answer: the fitted answerability model, its features and its explanations,
+on the real report and index; and the catalog-side question analysis (follow-ups, kinds, people).
+
+The questions here were written for these tests from the report; none is in the question set the
+model was fitted on (the dev split and its synthetic variants)."""
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 from assistant import Assistant
-from assistant.compose import (
-    ABSTAIN_TEXT,
-    asked_measure,
-    asks_money,
-    asks_who,
-    counted_nation,
-    counted_thing,
-    counts,
-    missing_names,
-    priced_unit,
-    unknown_events,
-    unknown_kind,
-    unknown_terms,
-)
-from assistant.query import Query, analyse, detect_kind, detect_perspective, is_followup, prefer_biographies
+from assistant.answerability import FEATURES, MODEL_FILE, Model, ReportFacts, load_model
+from assistant.citations import check
+from assistant.compose import ABSTAIN_TEXT
+from assistant.query import analyse, detect_kind, detect_perspective, is_followup, prefer_biographies
 from assistant.retrieve import Engine
 
-pytestmark = pytest.mark.slow
+
+def test_shipped_model_is_complete_and_versioned() -> None:
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    model = load_model()
+    assert model.features == FEATURES and data["version"]
+    assert len(model.weights) == len(model.mean) == len(model.scale) == len(FEATURES)
+    assert 0.0 < model.threshold < 1.0 and np.all(model.scale > 0)
+    assert Model.from_json(model.to_json()).to_json() == model.to_json()
+
+
+def test_probability_is_a_logistic_of_standardised_features() -> None:
+    model = Model(
+        "t", ("a", "b"), np.array([1.0, 0.0]), np.array([2.0, 1.0]), np.array([1.0, -1.0]), 0.5, 0.5
+    )
+    z = (3.0 - 1.0) / 2.0 * 1.0 + (2.0 - 0.0) * -1.0 + 0.5
+    assert model.probability({"a": 3.0, "b": 2.0}) == pytest.approx(1 / (1 + np.exp(-z)))
+    assert model.probability({}) == pytest.approx(1 / (1 + np.exp(-(-0.5 + 0.5))))  # missing -> 0
 
 
 @pytest.fixture(scope="module")
@@ -31,122 +42,96 @@ def engine(bot: Assistant) -> Engine:
     return bot._ensure()
 
 
-def _names(question: str, engine: Engine) -> list[str]:
-    return missing_names(Query(question=question, text=question), engine.lexical)
+@pytest.fixture(scope="module")
+def facts(engine: Engine) -> ReportFacts:
+    return engine.facts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
-    ("question", "missing"),
+    ("name", "mentioned"),
     [
-        ("Who commands the PLA's Eastern Theater Command?", "Eastern Theater Command"),
-        ("What is the planned route of the Power of Siberia 2 pipeline?", "Power of Siberia"),
-        ("What role does the Wagner Group play in Africa?", "Wagner"),
+        ("CMC", True),  # the report writes "Central Military Committee"
+        ("PLA", True),  # People’s Liberation Army
+        ("ASAT", True),  # anti-satellite
+        ("Blagoveshchensk", True),  # "Blagoveshchenskii"
+        ("Vassily Kashin", True),
+        ("Russia-China", True),
+        ("Joint Sea 2016", True),
+        ("Joint Sea 2022", False),  # a dated name only as written
+        ("Wagner Group", False),
+        ("Mongolia", False),
     ],
 )
-def test_names_the_report_never_mentions(engine: Engine, question: str, missing: str) -> None:
-    assert any(missing in name for name in _names(question, engine))
+def test_names_are_looked_up_in_the_report(facts: ReportFacts, name: str, mentioned: bool) -> None:
+    assert facts.mentions(name) is mentioned
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question",
     [
-        "What did Lavrov demand after Russia's November 2021 ASAT test?",  # 'anti-satellite'
-        "What's the biggest gap in the Russia–China PPWT draft treaty?",  # a country qualifies it
-        "Besides the U.S. factor, what other motive does Kashin mention?",  # sentence-initial word
-        "What did Yermakov say about Zapad/Interaction-2021?",
-        "How does the Academy of Military Sciences view joint exercises?",
-    ],
-)
-def test_names_the_report_does_mention(engine: Engine, question: str) -> None:
-    assert _names(question, engine) == []
-
-
-@pytest.mark.parametrize(
-    ("question", "unknown"),
-    [
-        ("What are the details of the Joint Sea 2022 naval exercise?", ["Joint Sea 2022"]),
-        ("How many PLA troops joined Vostok-2022?", ["Vostok-2022"]),
-        ("What is China's stance on the September 2022 annexations?", ["September 2022"]),
-        ("What did Japan's December 2022 strategy say about bomber patrols?", ["December 2022"]),
-        ("How many Chinese troops took part in Vostok-2018?", []),
-        ("Which aircraft took part in the May 2022 joint air patrol?", []),
-        ("What did Lavrov say after the November 2021 test?", []),
-        # the report has 'July 24' in an article from September 30, 2019
-        ("What did China's July 2019 defense white paper say, as cited by Vinokurov?", []),
-        ("What happened in 2016?", []),  # a year alone is not a dated name
-    ],
-)
-def test_dated_names(engine: Engine, question: str, unknown: list[str]) -> None:
-    assert unknown_events(question, engine.index, engine.lexical) == unknown
-
-
-def test_counted_things_need_their_number() -> None:
-    assert counted_thing("How many Chinese troops took part in Vostok-2018?") == "troop"
-    assert counts("China sent about 1,600 soldiers, more than 300 vehicles", "troop")  # same thing
-    assert counts("Russia sold China 12 battalions of C-300 missiles.", "battalion")
-    assert not counts("There have also been reports of Chinese officers learning Russian.", "officer")
-    assert not counts("In 2019, 30 aircraft flew over the sea while officers watched.", "officer")  # too far
-    assert priced_unit("How much did China pay per S-400 battalion?") == "battalion"
-    assert priced_unit("How much is the cooperation worth per year?") == "year"
-    assert priced_unit("How many divisions did Russia sell?") == ""
-
-
-def test_unknown_kinds_and_words(engine: Engine) -> None:
-    lexical = engine.lexical
-    assert unknown_kind("Which Chinese banks stopped processing payments?", lexical) == "bank"
-    assert unknown_kind("Which regional organizations coordinate against hybrid threats?", lexical) == ""
-    assert unknown_kind("What did Bartosh argue?", lexical) == ""
-    assert unknown_terms("Has China delivered artillery shells or lethal drones?", lexical) == [
-        "delivered",
-        "shell",
-        "lethal",
-    ]
-    assert unknown_terms("What does Patalano say about gray zone tactics?", lexical) == []
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Who replaced Dmitry Rogozin as head of Roscosmos in 2025?",
+        "What role does Mongolia play in Sino-Russian military exercises?",
+        "What did Russia and China agree at their 2024 summit in Beijing?",
         "What are the details of the Joint Sea 2022 naval exercise?",
-        "Which Chinese banks stopped processing payments for Russian clients?",
-        "How much did China pay per S-400 battalion?",
-        "Who commands the PLA's Eastern Theater Command?",
-        "What did the February 4, 2022 Xi–Putin joint statement say about Taiwan?",
-        "How many CSTO troops were deployed to Kazakhstan in January 2022?",
-        "What is the combat range of the Chinese H-6K bomber used in the joint air patrols?",
+        "How much did the ILRS cost Russia in rubles?",
+        "Supposedly, which Chinese bank financed the S-400 deal?",
     ],
 )
-def test_abstains_when_the_report_lacks_what_the_question_needs(bot: Assistant, question: str) -> None:
+def test_abstains_and_says_what_is_missing(bot: Assistant, question: str) -> None:
     answer = bot.ask(question)
-    assert answer.abstained and answer.citations == []
-    assert answer.text.startswith(ABSTAIN_TEXT) and len(answer.text) > len(ABSTAIN_TEXT)  # says why
-    assert answer.related and all(p.doc.kind != "bio" for p in answer.related)  # no one was named
+    assert answer.abstained, answer.text
+    assert answer.text.startswith(ABSTAIN_TEXT) and len(answer.text) > len(ABSTAIN_TEXT) + 10
+    assert check(answer, bot.corpus) == []  # a citation of what the report does say holds like any other
+    assert all(p.doc.kind != "bio" for p in answer.related)  # no contributor was named
 
 
+@pytest.mark.slow
+def test_topic_covered_detail_absent_cites_what_the_report_says(bot: Assistant) -> None:
+    answer = bot.ask("What is the budget of the International Lunar Research Station?")
+    assert answer.abstained and "gives no sum of money" in answer.text, answer.text
+    assert "[1]" in answer.text and len(answer.citations) == 1
+    assert "Lunar Research Station" in answer.citations[0].quote
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "question",
     [
-        "How many Chinese troops took part in Vostok-2018?",
-        "What did Lavrov demand of Washington after Russia's November 2021 ASAT test?",
-        "Which aircraft took part in the May 2022 China–Russia joint air patrol?",
-        "What does the editor's note say about the Carnegie Moscow Center?",
+        "Supposedly, what did Russia agree to sell China in 2015?",
+        "Reportedly, what did Russia-watcher Li Shuyin say about the exercise?",
+        "Apparently the Russia-China PPWT was proposed for what purpose?",
         "What did Rogozin announce regarding U.S. involvement in Russia's Venus mission?",
+        "What does the editor's note say about the Carnegie Moscow Center?",
+        "Which aircraft took part in the May 2022 China–Russia joint air patrol?",
     ],
 )
 def test_answers_what_the_report_does_say(bot: Assistant, question: str) -> None:
     answer = bot.ask(question)
-    assert not answer.abstained and answer.citations
+    assert not answer.abstained and answer.citations, answer.text
 
 
+@pytest.mark.slow
+def test_decision_explains_itself(bot: Assistant) -> None:
+    decision = bot.answerability(
+        "What role does the Wagner Group play in Sino-Russian cooperation in Africa?"
+    )
+    assert decision is not None and not decision.answerable
+    assert decision.missing_kind == "name" and decision.missing == ["Wagner Group"]
+    assert set(decision.features) == set(FEATURES) and 0.0 <= decision.probability < load_model().threshold
+    sure = bot.answerability("What did Russia agree to sell China in 2015?")
+    assert sure is not None and sure.answerable and sure.probability > decision.probability
+
+
+@pytest.mark.slow
 def test_who_questions_name_the_speaker(bot: Assistant) -> None:
     question = "Which Chinese author draws the distinction between hybrid warfare and gray zone competition?"
-    assert asks_who(question) and not asks_who("What does Han Aiyong say about gray zones?")
     answer = bot.ask(question)
     first = answer.citations[0]
     assert answer.text.startswith(first.authors), answer.text  # "Han Aiyong (…): <quote> [1]"
 
 
+@pytest.mark.slow
 def test_followups_and_document_kinds(engine: Engine) -> None:
     catalog = engine.catalog
     history = [
@@ -155,6 +140,9 @@ def test_followups_and_document_kinds(engine: Engine) -> None:
     ]
     short = analyse("Which Chinese vehicles exactly?", history, catalog)
     assert short.followup and "Zapad/Interaction-2021" in short.text
+    assert short.context_analysis is not None and "Zapad/Interaction-2021" in " ".join(
+        short.context_analysis.names
+    )
     assert not analyse("What is PPWT?", history, catalog).followup  # names its own subject
     named = catalog.named_docs("Do Hart and Lin see it the same way?")
     assert named and is_followup("Do Hart and Lin see it the same way?", named, "Do and see it the same way?")
@@ -168,20 +156,7 @@ def test_followups_and_document_kinds(engine: Engine) -> None:
     assert detect_kind("What does Bartosh say?") == ""
 
 
-def test_owners_measures_and_money() -> None:
-    assert counted_nation("How many CSTO troops were deployed to Kazakhstan?") == "csto"
-    assert counted_nation("How many Russian troops took part in Zapad/Interaction-2021?") == "ru"
-    assert counted_nation("How many satellites does BeiDou have?") == ""
-    pla = "Zapad/Interaction-2021 involved 13,000 People’s Liberation Army (PLA) troops"
-    assert counts(pla, "troop") and counts(pla, "troop", "cn")
-    assert not counts(pla, "troop", "ru") and not counts(pla, "troop", "csto")
-    assert asked_measure("What is the combat range of the Chinese H-6K bomber?") == "distance"
-    assert asked_measure("How fast are Russia and China adding satellites?") == ""  # a rate, not a speed
-    assert asks_money("How much money is each country committing to the ILRS?")
-    assert asks_money("How much is Sino-Russian military-technical cooperation worth per year?")
-    assert not asks_money("How much of the article deals with technical cooperation?")
-
-
+@pytest.mark.slow
 def test_perspectives_and_biographies(engine: Engine) -> None:
     assert detect_perspective("What do Chinese strategists think of joint exercises?") == "Chinese sources"
     assert detect_perspective("Have Russian and Chinese strategists looked into counter-space weapons?") == ""

@@ -96,5 +96,10 @@ def test_python_dash_m_assistant_is_the_same_command(bot, index_dir: Path) -> No
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == bot.ask("What did Russia agree to sell China in 2015?").to_dict()
-    bad = subprocess.run([sys.executable, "-m", "assistant", "ask", ""], capture_output=True, text=True)
-    assert bad.returncode == 2 and bad.stderr.startswith("error: Please type a question")
+    bad = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", ""],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir)},
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("error: Please type a question"), bad.stderr

@@ -151,7 +151,7 @@ def test_schema_problems_are_reported(report_and_corpus: tuple[Report, str]) -> 
     assert problems == [
         "x001: missing field 'evidence'",
         "x002: field 'answerable' must be true/false, not str",
-        "x003: split 'train' is not one of dev, test",
+        "x003: split 'train' is not one of dev, test, blind",
         "x004: answerable is true but type is 'unanswerable'",
         "x004: an unanswerable item must have no gold_sources",
         "x004: an unanswerable item must have no key_facts",
