@@ -76,6 +76,12 @@ def score_sentences(
         ci = index.chunk_index(chunk.chunk_id)
         if chunk.section == "Citation":
             continue
+        if (
+            passage.doc.kind == "bio"
+            and passage.doc.doc_id not in query.named_docs
+            and not query.analysis.asks_who
+        ):
+            continue  # a contributor's biography answers questions about that person only
         prior = 0.1 * (1.0 - rank / max(len(passages), 1))
         bonus = 0.0
         if query.named_docs.get(chunk.doc_id) or ci in query.mentioned:
@@ -119,10 +125,20 @@ def _matches_perspective(doc: SourceDoc, perspective: str) -> bool:
     return doc.perspective == perspective or doc.focus == perspective
 
 
+_LINK = re.compile(r"\[\[(.+?)\]\((?:https?://[^)\s]+)\)\]|\[([^\[\]]+)\]\((?:https?://[^)\s]+)\)")
+_TAG = re.compile(r"</?[a-zA-Z][\w-]*\s*/?>")
+
+
 def plain(text: str) -> str:
-    """Drop Markdown emphasis for display; the quotation keeps the report's exact characters."""
+    """The quotation as displayed: the report's words without its Markdown or HTML markup (links,
+    emphasis, tags such as ``<excerpt/>``); ``Citation.quote`` keeps the exact characters."""
+    text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
+    text = _TAG.sub(" ", text)
     text = re.sub(r"(?<!\w)__(.+?)__(?!\w)", r"\1", text)
-    return re.sub(r"(?<![\w])_(?!\s)(.+?)(?<!\s)_(?!\w)", r"\1", text)
+    text = re.sub(r"(?<![\w])_(?!\s)(.+?)(?<!\s)_(?!\w)", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*{1,2}(?!\s)(.+?)(?<!\s)\*{1,2}(?![\w*])", r"\1", text)
+    text = re.sub(r"_(?=\s|$)|(?<=\s)_", "", text)  # an emphasis mark whose pair lies outside the quote
+    return re.sub(r"\s{2,}", " ", text).strip()
 
 
 def _similar(a: str, b: str) -> bool:
@@ -155,26 +171,33 @@ def compose(
             break
         if per_chunk.get(s.chunk_index, 0) >= 2 or any(_similar(s.sentence, c.sentence) for c in chosen):
             continue
+        chunk = index.chunks[s.chunk_index]
+        if _leans(facts, index, s) and not (s.slot > 0 and _adjacent(chunk, s.slot - 1, s.slot)):
+            continue  # 'He also notes …' whose antecedent is in another paragraph: never shown alone
         chosen.append(s)
         per_chunk[s.chunk_index] = per_chunk.get(s.chunk_index, 0) + 1
-    return _draft_from(chosen, index, settings.follow_best, attribute=query.analysis.asks_who)
+    if not chosen:
+        chosen = scored[:1]
+    budget = settings.broad_answer_words if query.analysis.scope == "broad" else settings.answer_words
+    return _draft_from(
+        chosen, index, facts, settings.follow_best, attribute=query.analysis.asks_who, budget=budget
+    )
 
 
-_LEANS_BACK = re.compile(
-    r"^[“‘\"(]*(this|these|that|those|such|it|they|thus|therefore|hence|consequently|as a result|"
-    r"in turn|in other words|in this|for this reason)\b|^.{0,60}\b(these|those|such)\b",
-    re.I,
-)
+def _leans(facts: ReportFacts, index: Index, s: Scored) -> bool:
+    return facts.sentences[int(index.sentence_start[s.chunk_index]) + s.slot].leans_back
+
+
 _CARRIES_ON = re.compile(
     r"^[“‘\"(]*(this|these|such|that|it|they|as a result|thus|consequently|in turn|in other words)\b", re.I
 )
 
 
-def _span(chunk: Chunk, slot: int) -> tuple[int, int]:
+def _span(chunk: Chunk, slot: int, leans_back: bool) -> tuple[int, int]:
     """The sentence plus the neighbours it leans on ('Such a scenario…', '…in these fields')."""
     sentences = chunk.sentences
     lo = hi = slot
-    if slot > 0 and _LEANS_BACK.search(sentences[slot]) and _adjacent(chunk, slot - 1, slot):
+    if slot > 0 and leans_back and _adjacent(chunk, slot - 1, slot):
         lo = slot - 1
     nxt = slot + 1
     if nxt < len(sentences) and _adjacent(chunk, slot, nxt):
@@ -201,12 +224,21 @@ def speaker(doc: SourceDoc) -> str:
     return f"{who} ({doc.title})" if who else doc.title
 
 
-def _draft_from(chosen: list[Scored], index: Index, follow: int = 0, attribute: bool = False) -> Draft:
-    """One quotation per chosen sentence, widened to the neighbours it needs; overlaps merge."""
+def _draft_from(
+    chosen: list[Scored],
+    index: Index,
+    facts: ReportFacts,
+    follow: int = 0,
+    attribute: bool = False,
+    budget: int = 0,
+) -> Draft:
+    """One quotation per chosen sentence, widened to the neighbours it needs; overlaps merge. The
+    best quotation comes first; the others follow while the answer stays within ``budget`` words
+    (0: no limit), so a quotation is never cut, only left out."""
     spans: list[tuple[int, int, int]] = []  # (chunk index, first slot, last slot)
     for n, s in enumerate(chosen):
         chunk = index.chunks[s.chunk_index]
-        lo, hi = _span(chunk, s.slot)
+        lo, hi = _span(chunk, s.slot, _leans(facts, index, s))
         if n < follow and hi + 1 < len(chunk.sentences) and _adjacent(chunk, hi, hi + 1):
             hi += 1
         for k, (ci, a, b) in enumerate(spans):
@@ -220,11 +252,16 @@ def _draft_from(chosen: list[Scored], index: Index, follow: int = 0, attribute: 
     evidence: dict[str, Evidence] = {}
     parts: list[str] = []
     last = ""
+    used = 0
     for ci, a, b in spans:
         chunk = index.chunks[ci]
         quote = " ".join(chunk.sentences[a : b + 1])
         if quote not in chunk.text:  # never quote across a paragraph break
             quote = chunk.sentences[a]
+        size = len(quote.split())
+        if budget and parts and used + size > budget:
+            continue  # a shorter quotation further down may still fit
+        used += size
         key = f"e{len(evidence) + 1}"
         evidence[key] = Evidence(chunk.chunk_id, quote)
         who = speaker(index.docs[chunk.doc_id]) if attribute else ""

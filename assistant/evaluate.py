@@ -405,6 +405,12 @@ class Record:
     perspective_hit: dict[str, bool] | None = None
     """Comparison items with ``gold_by_perspective``: ``{perspective: the answer's part for it
     cites one of its gold sources}`` (None: not scored)."""
+    answer_words: int = 0
+    early_facts: float | None = None
+    """Share of the key facts found within the answer's first ``EARLY_WORDS`` words."""
+    clean: bool = True
+    """No Markdown or HTML markup shown, and no quotation opening on a word that leans on a sentence
+    left out ('This …', 'These …')."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Record:
@@ -424,6 +430,14 @@ PERSPECTIVE_METRICS: tuple[tuple[str, str, str], ...] = tuple(
 )
 """Source hit within each perspective's part of a comparison answer; shown only when scored."""
 _PERSPECTIVE_KEYS = frozenset(key for key, _, _ in PERSPECTIVE_METRICS)
+EARLY_WORDS = 60
+SPECIFIC_TYPES = frozenset({"fact", "attribution", "metadata", "followup"})
+"""Question types whose answers the word budget for specific questions applies to."""
+FORM_METRICS: tuple[tuple[str, str, str], ...] = (
+    ("answer_words_median", "Answer words, median (specific questions)", "num"),
+    ("early_key_facts", f"Key facts in the first {EARLY_WORDS} words", "pct"),
+    ("clean_display", "Clean display (no markup, no dangling opening)", "pct"),
+)
 LATENCY_METRICS: tuple[tuple[str, str, str], ...] = (
     ("latency_median_ms", "Latency median", "ms"),
     ("latency_p95_ms", "Latency p95", "ms"),
@@ -433,7 +447,7 @@ LATENCY_METRICS: tuple[tuple[str, str, str], ...] = (
 def headline_metrics(k_values: Sequence[int] = K_VALUES) -> list[tuple[str, str, str]]:
     """(key, label, unit) of every headline metric, in report order."""
     recall = [(f"recall@{k}", f"Recall@{k}", "pct") for k in k_values]
-    return [*METRICS, *PERSPECTIVE_METRICS, *recall, *LATENCY_METRICS]
+    return [*METRICS, *PERSPECTIVE_METRICS, *FORM_METRICS, *recall, *LATENCY_METRICS]
 
 
 @dataclass
@@ -528,8 +542,15 @@ def compute_metrics(
         ]
     for k in k_values:
         pools[f"recall@{k}"] = [r.recall[str(k)] for r in answerable if r.recall is not None]
+    pools["early_key_facts"] = [r.early_facts for r in answerable if r.early_facts is not None]
+    pools["clean_display"] = [r.clean for r in records if r.answer]
     metrics: dict[str, float | None] = {name: _mean(pool) for name, pool in pools.items()}
     counts = {name: len(pool) for name, pool in pools.items()}
+    specific = [
+        r.answer_words for r in answerable if not r.abstained and r.answer and r.type in SPECIFIC_TYPES
+    ]
+    metrics["answer_words_median"] = percentile(specific, 50)
+    counts["answer_words_median"] = len(specific)
     latencies = [r.latency_ms for r in records if not r.error]
     metrics["latency_median_ms"] = percentile(latencies, 50)
     metrics["latency_p95_ms"] = percentile(latencies, 95)
@@ -541,6 +562,18 @@ def compute_metrics(
     for mode in ("generated", "fallback"):
         counts[mode] = sum(1 for r in records if r.mode == mode)
     return metrics, counts
+
+
+_MARKUP = re.compile(r"\*|__|(?<![\w])_\S|\S_(?![\w])|<[a-zA-Z/][^>]*>|\]\(https?:|\[\[|\]\]")
+_DANGLING = re.compile(
+    r"(?:^|\]\s+|\):\s+)[“\"‘(]*(?:This|These|That|Those|Such|Its|They|Their|He|She|His|Her)\b"
+)
+
+
+def clean_display(text: str) -> bool:
+    """Whether an answer as displayed is free of source markup and of dangling openings."""
+    shown = re.sub(r"\[\d+\]", "", text)
+    return _MARKUP.search(shown) is None and _DANGLING.search(text) is None
 
 
 def _clip(text: str, width: int) -> str:
@@ -567,7 +600,7 @@ def score_item(
     text = normalise(answer.text)
     alternatives = [normalise(a) for fact in item.key_facts for a in fact]
 
-    source_hit = citation_precision = coverage = None
+    source_hit = citation_precision = coverage = early_facts = None
     recall: dict[str, bool] | None = None
     perspective_hit: dict[str, bool] | None = None
     found = 0
@@ -581,13 +614,17 @@ def score_item(
                 for c in citations
             ]
             citation_precision = sum(good) / len(good)
+        early_text = " ".join(text.split()[:EARLY_WORDS])
+        early = 0
         for fact in item.key_facts:
             if any(normalise(a) in text for a in fact):
                 found += 1
             else:
                 missing.append(" | ".join(fact))
+            early += any(normalise(a) in early_text for a in fact)
         if item.key_facts:
             coverage = found / len(item.key_facts)
+            early_facts = early / len(item.key_facts)
         if gold:
             docs = [p.doc for p in passages]
             recall = {str(k): any(doc_matches(d, gold) for d in docs[:k]) for k in k_values}
@@ -644,6 +681,9 @@ def score_item(
         failures=failures,
         mode=answer.mode if answer.text else "",
         perspective_hit=perspective_hit,
+        answer_words=len(answer.text.split()),
+        early_facts=early_facts,
+        clean=clean_display(answer.text),
     )
 
 
@@ -735,6 +775,8 @@ def _fmt(value: float | None, unit: str) -> str:
         return "—"
     if unit == "ms":
         return f"{value:.0f} ms" if value >= 100 else f"{value:.1f} ms"
+    if unit == "num":
+        return f"{value:.0f}"
     return f"{100 * value:.1f}%"
 
 
@@ -744,6 +786,8 @@ def _fmt_delta(a: float | None, b: float | None, unit: str) -> str:
     d = b - a
     if unit == "ms":
         return f"{d:+.1f} ms"
+    if unit == "num":
+        return f"{d:+.0f}"
     return f"{100 * d:+.1f} pp"
 
 

@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(1.5, description="Fusion weight of the BM25 ranking.")
     evidence_chunks: int = Field(8, description="Fused chunks whose sentences the composer reads.")
     max_answer_sentences: int = Field(4, description="Most sentences in an extractive answer.")
+    answer_words: int = Field(
+        0,
+        description="Word budget of an answer to a specific question: the best quotation always comes "
+        "first, further quotations only while the answer stays within it (0: no limit).",
+    )
+    broad_answer_words: int = Field(
+        0,
+        description="Word budget of an answer to a broad question (findings, recommendations, summaries; "
+        "0: no limit).",
+    )
     sentence_dense_weight: float = Field(
         0.55,
         description="Weight of a sentence's embedding similarity to the question when choosing sentences.",

@@ -66,6 +66,9 @@ class SentenceFacts:
     """Folded lemmas of its content words."""
     labels: frozenset[str]
     """The entity labels it holds (MONEY, DATE, PERSON, ...)."""
+    leans_back: bool = False
+    """It opens on a word that refers to what came before: a personal or demonstrative pronoun or
+    determiner ('He also …', 'These imports …', 'Its wording …') or a consequence adverb ('Thus, …')."""
 
 
 def lemma(token: Token) -> str:
@@ -81,9 +84,29 @@ def content_lemmas(doc: Doc | Any) -> list[str]:
     ]
 
 
+_CONSEQUENCE = frozenset({"thus", "therefore", "hence", "consequently", "accordingly", "so"})
+
+
+def leans_back(doc: Doc) -> bool:
+    first = next((t for t in doc if not t.is_punct and t.text not in '“‘"('), None)
+    if first is None:
+        return False
+    kind = first.morph.get("PronType")
+    following = doc[first.i + 1] if first.i + 1 < len(doc) else None
+    if first.lower_ == "it" and (
+        first.dep_ == "expl" or (following is not None and following.lemma_ == "be")
+    ):
+        return False  # 'It is unlikely that …' refers forward
+    if ("Prs" in kind and first.lower_ not in ("i", "we", "you")) or "Dem" in kind or first.lower_ == "such":
+        return True
+    return first.pos_ == "ADV" and first.lower_ in _CONSEQUENCE
+
+
 def sentence_facts(doc: Doc) -> SentenceFacts:
     labels = {e.label_ for e in doc.ents}
-    return SentenceFacts(lemmas=frozenset(content_lemmas(doc)), labels=frozenset(labels))
+    return SentenceFacts(
+        lemmas=frozenset(content_lemmas(doc)), labels=frozenset(labels), leans_back=leans_back(doc)
+    )
 
 
 def analyse_sentences(sentences: Iterable[str], batch_size: int = 64) -> list[SentenceFacts]:
