@@ -865,6 +865,13 @@ def summary_markdown(results_by_config: dict[str, Results]) -> str:
         "",
         headline_table(results_by_config),
     ]
+    if len(splits) > 1:  # every split on its own: a figure over dev and test together estimates nothing
+        for split in splits:
+            by_split = {
+                name: Results(res.config, [r for r in res.records if r.split == split], res.k_values)
+                for name, res in results_by_config.items()
+            }
+            lines += ["", f"## Split: {split}", "", headline_table(by_split)]
     for name, results in results_by_config.items():
         lines += ["", f"## Per type: {name}", "", per_type_table(results)]
     lines += ["", failures_section(primary), ""]

@@ -46,7 +46,7 @@ def shipped() -> list[Item]:
 
 def test_shipped_question_set_is_valid(shipped: list[Item], report_and_corpus: tuple[Report, str]) -> None:
     report, corpus = report_and_corpus
-    assert len(shipped) == 700
+    assert len(shipped) == 916
     assert {i.split for i in shipped} == {"dev", "test", "blind"}
     assert validate(shipped, report, corpus) == []
 
@@ -421,9 +421,9 @@ def test_eval_options_and_defaults() -> None:
 
 
 def test_select_subsets(shipped: list[Item]) -> None:
-    assert len(evaluate.select(shipped, "dev")) == 221
+    assert len(evaluate.select(shipped, "dev")) == 437
     assert len(evaluate.select(shipped, "blind")) == 250
-    assert len(evaluate.select(shipped, "all")) == 700
+    assert len(evaluate.select(shipped, "all")) == 916
     assert [i.id for i in evaluate.select(shipped, "all", ids=["q002", "q001"])] == ["q001", "q002"]
     facts = evaluate.select(shipped, "dev", types=["fact"], limit=4)
     assert len(facts) == 4 and {i.type for i in facts} == {"fact"}
@@ -431,7 +431,7 @@ def test_select_subsets(shipped: list[Item]) -> None:
 
 def test_validate_only(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_eval_command(_parse("--validate-only")) == 0
-    assert "700 items, no problems" in capsys.readouterr().out
+    assert "916 items, no problems" in capsys.readouterr().out
 
 
 def test_broken_set_stops_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -495,3 +495,29 @@ def test_run_configs_interleaves_items(monkeypatch: pytest.MonkeyPatch) -> None:
     assert list(out) == ["one", "two"] and out["two"].config == "two"
     assert out["one"].counts == out["two"].counts and out["one"].counts["items"] == 2
     assert out["one"].metrics["source_hit"] == out["two"].metrics["source_hit"] == 0.5
+
+
+def test_each_split_is_reported_on_its_own(results: Results) -> None:
+    from dataclasses import replace
+
+    from assistant.evaluate import summary_markdown
+
+    mixed = [replace(r, split="blind" if i % 2 else "dev") for i, r in enumerate(results.records)]
+    text = summary_markdown({"fake": Results(config="fake", records=mixed)})
+    assert "## Split: blind" in text and "## Split: dev" in text
+    single = summary_markdown(
+        {"fake": Results(config="fake", records=[replace(r, split="dev") for r in mixed])}
+    )
+    assert "## Split:" not in single
+
+
+def test_answer_form_metrics(results: Results) -> None:
+    from assistant.evaluate import clean_display
+
+    assert clean_display("Russia sold S-400s. [1] China bought them. [2]")
+    assert not clean_display("The *Broader* report. [1]") and not clean_display(
+        "It ends._ <excerpt/> Next. [1]"
+    )
+    assert not clean_display("Russia sold S-400s. [1] He also notes the price. [2]")
+    assert not clean_display("These imports served the PLA. [1]")
+    assert results.metrics["answer_words_median"] is not None and 0 <= results.metrics["early_key_facts"] <= 1
