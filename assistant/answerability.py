@@ -22,6 +22,7 @@ import numpy as np
 
 from .text import canonical_name
 from .understand import QuestionAnalysis, SentenceFacts, analyse_sentences
+from .understand.nlp import NAME_LABELS
 from .understand.question import TYPE_LABELS
 
 if TYPE_CHECKING:
@@ -51,6 +52,9 @@ FEATURES: tuple[str, ...] = (
     "type_missing",
     "type_missing_near_focus",
     "count_missing",
+    "focus_support",
+    "typed_support",
+    "new_value_support",
     "answer_noun_not_in_report",
     "answer_noun_not_in_evidence",
     "names_source",
@@ -86,7 +90,7 @@ class ReportFacts:
         sentences = analyse_sentences(s for c in index.chunks for s in c.sentences)
         vocabulary = frozenset().union(*(s.lemmas for s in sentences))
         raw = " ".join(c.text for c in index.chunks)
-        text = f" {_normal(raw)} "
+        text = f" {normal(raw)} "
         df: dict[str, int] = {}
         for sentence in sentences:
             for lem in sentence.lemmas:
@@ -102,7 +106,7 @@ class ReportFacts:
         """Whether the report names it: as written (dashes and case aside), with a longer ending
         ('Blagoveshchensk': 'Blagoveshchenskii'), or, for an acronym, by the words it abbreviates
         ('CMC': 'Central Military Commission')."""
-        norm = _normal(name)
+        norm = normal(name)
         if not norm or contains(self.text, norm):
             return True
         compact = name.replace("-", "").replace(".", "")
@@ -146,7 +150,8 @@ def contains(text: str, phrase: str) -> bool:
     return re.search(rf"(?<![\w]){re.escape(phrase)}(?![\w])", text) is not None
 
 
-def _normal(text: str) -> str:
+def normal(text: str) -> str:
+    """Folded, dash-free, possessive-free text for looking names up."""
     text = re.sub(r"['’]s\b", "", canonical_name(text))
     text = re.sub(r"[‐‑‒–—-]", " ", text)
     return " ".join(re.findall(r"[\w.']+", text)).replace(" '", " ").strip(".' ")
@@ -204,13 +209,20 @@ def compute_features(
         *(facts.sentences[r].lemmas for r in _passage_rows(index, top_chunks[:3]))
     )
     wide_lemmas = frozenset().union(*(facts.sentences[r].lemmas for r in _passage_rows(index, top_chunks)))
-    evidence_text = _normal(" ".join(p.chunk.embed_text for p in found.passages[:evidence_chunks]))
+    evidence_text = normal(" ".join(p.chunk.embed_text for p in found.passages[:evidence_chunks]))
 
     def row(s: Any) -> SentenceFacts:
         return facts.sentences[int(index.sentence_start[s.chunk_index]) + s.slot]
 
     best = scored[:5]
     f: dict[str, float] = dict.fromkeys(FEATURES, 0.0)
+    total_weight = sum(facts.weight(w) for w in focus) or 1.0
+
+    def support(
+        s: Any,
+    ) -> float:  # the share of the question's focus a sentence holds, rare words weighing more
+        return sum(facts.weight(w) for w in focus & row(s).lemmas) / total_weight if focus else 1.0
+
     f["dense_best"] = max(s.dense for s in scored[:10])
     f["score_best"] = scored[0].score
     f["lexical_best"] = max(s.lexical for s in scored[:3])
@@ -227,15 +239,15 @@ def compute_features(
     missing: list[str] = []
     kind = ""
     named_sources = (
-        {_normal(a) for d in query.named_docs for a in index.docs[d].authors} if query.named_docs else set()
+        {normal(a) for d in query.named_docs for a in index.docs[d].authors} if query.named_docs else set()
     )
-    names = [n for n in q.names if _normal(n) not in named_sources]
+    names = [n for n in q.names if normal(n) not in named_sources]
     absent = [n for n in names if not facts.mentions(n)]
     if absent:
         missing, kind = absent, "name"
     f["names_not_in_report"] = min(len(absent), 2) / 2
     if names:
-        not_near = [n for n in names if not contains(evidence_text, _normal(n)) and n not in absent]
+        not_near = [n for n in names if not contains(evidence_text, normal(n)) and n not in absent]
         f["names_not_in_evidence"] = len(not_near) / len(names)
     if q.numbers:
         gone = [n for n in q.numbers if not re.search(rf"(?<![\w.]){re.escape(n)}(?![\w])", evidence_text)]
@@ -251,9 +263,27 @@ def compute_features(
             missing, kind = later, "year"
         elif gone and not missing:
             missing, kind = gone, "year"
+    f["focus_support"] = f["typed_support"] = max(support(s) for s in scored[:10])
+    f["new_value_support"] = f["focus_support"]
+    asked = normal(q.text)
+    wanted = TYPE_LABELS.get(q.answer_type) if q.typed and not q.asks_speaker else None
+    if q.asks_name and wanted is None:
+        wanted = NAME_LABELS
+    if wanted:  # a sentence that gives a value of the asked kind the question does not already hold
+        f["new_value_support"] = max(
+            (
+                support(s)
+                for s in scored[:10]
+                if any(
+                    label in wanted and not contains(asked, normal(text)) for text, label in row(s).entities
+                )
+            ),
+            default=0.0,
+        )
     if q.typed and not q.asks_speaker:  # a source's author answers 'which author …', not a sentence
         f["typed"] = 1.0
         labels = TYPE_LABELS[q.answer_type]
+        f["typed_support"] = max((support(s) for s in scored[:10] if row(s).labels & labels), default=0.0)
         has_type = [s for s in best if row(s).labels & labels]
         f["type_missing"] = 0.0 if has_type else 1.0
         near = [s for s in has_type if not focus or focus & row(s).lemmas]

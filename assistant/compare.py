@@ -153,7 +153,9 @@ def compare_perspectives(
         filters = perspective_filters(index.docs.values(), label, area)
         query = replace(base, text=text, topic=topic, perspective=label, intent="")
         found = engine.retrieve(query, filters, k)
-        draft = compose(query, found, index, engine.lexical, settings, engine.facts, topic_vector)
+        draft = compose(
+            query, found, index, engine.lexical, settings, engine.facts, topic_vector, judge=False
+        )
         drafts[label] = _own_evidence(draft, filters, engine)
     lines: list[str] = []
     evidence: dict[str, Evidence] = {}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .answerability import Decision, ReportFacts, decide, explain
+from .answerability import Decision, ReportFacts, contains, decide, explain, normal
 from .citations import Evidence
 from .index import Index
 from .query import Query
@@ -154,14 +154,20 @@ def compose(
     settings: Settings,
     facts: ReportFacts,
     topic_vector: np.ndarray | None = None,
+    judge: bool = True,
 ) -> Draft:
     """Pick the best-supported sentences and key each to its chunk, or abstain when the fitted
-    answerability model says the report does not answer the question."""
+    answerability model says the report does not answer the question.
+
+    ``judge=False`` is for one perspective's part of a comparison: the model judges whole
+    questions, so a part abstains only when none of its passages is relevant at all."""
     scored = score_sentences(query, found, index, lexical, settings, facts, topic_vector)
     if not scored:
         return abstain(found, settings, "No passage comes close to it.", query)
-    decision = decide(query, found, scored, index, facts, settings.evidence_chunks)
-    if not decision.answerable:
+    if not judge:
+        if max(s.dense for s in scored[:10]) < settings.section_min_relevance or _names_absent(query, found):
+            return abstain(found, settings, "No passage comes close to it.", query)
+    elif not (decision := decide(query, found, scored, index, facts, settings.evidence_chunks)).answerable:
         return _abstain_explained(decision, query, found, scored, index, settings, facts)
     best = scored[0].score
     chosen: list[Scored] = []
@@ -182,6 +188,17 @@ def compose(
     return _draft_from(
         chosen, index, facts, settings.follow_best, attribute=query.analysis.asks_who, budget=budget
     )
+
+
+_SIDES = frozenset({"Russian", "Chinese", "Western", "Sino-Russian", "Soviet", "American"})
+
+
+def _names_absent(query: Query, found: Retrieved) -> bool:
+    """Whether the passages lack every name the question asks about (nationalities aside)."""
+    nationalities = {e.text for e in query.analysis.entities if e.label == "NORP"} | _SIDES
+    names = [n for n in query.analysis.names if n not in nationalities]
+    text = normal(" ".join(p.chunk.embed_text for p in found.passages))
+    return bool(names) and not any(contains(text, normal(n)) for n in names)
 
 
 def _leans(facts: ReportFacts, index: Index, s: Scored) -> bool:

@@ -180,7 +180,7 @@ class Engine:
         self.lexical = index.derived("lexical", lambda: Lexical(index))
         self.catalog = index.derived("catalog", lambda: Catalog(index.docs, index.chunks))
         # spaCy's analysis of every report sentence (about 15 s): once per build, never per question
-        self.facts = index.derived("sentence-facts", lambda: ReportFacts.build(index))
+        self.facts = index.derived("facts", lambda: ReportFacts.build(index))
 
     def allowed(self, filters: Filters) -> np.ndarray:
         mask = np.array([filters.allows(self.index.docs[c.doc_id]) for c in self.index.chunks])

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         description="The best sentences whose quotation runs on into the next sentence of the same "
         "paragraph, where the specifics often follow ('…is a possible next step. This would …').",
     )
+    section_min_relevance: float = Field(
+        0.3,
+        description="Embedding similarity of its best sentence below which one perspective's part of a "
+        "comparison says that perspective does not address the question.",
+    )
     abstain_topic_coverage: float = Field(
         0.5,
         description="Share of the question's focus words the closest sentence must hold for an abstention "

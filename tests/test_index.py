@@ -138,9 +138,10 @@ def test_derived_files_are_cached_beside_the_build_and_recomputed_when_damaged(
     index = load_index(settings)
     first = Engine(index, settings)
     cached = sorted(p.name.split("-")[0] for p in (index.path / "derived").glob("*.pickle"))
-    assert cached == ["catalog", "lexical"]
+    assert cached == ["catalog", "facts", "lexical"]
     for path in (index.path / "derived").glob("*.pickle"):
         path.write_bytes(b"not a pickle")
     again = Engine(load_index(settings), settings)
     assert again.lexical.idf("russia") == first.lexical.idf("russia") > 0
     assert again.catalog.names == first.catalog.names
+    assert again.facts.sentences == first.facts.sentences and again.facts.vocabulary

@@ -66,6 +66,8 @@ class SentenceFacts:
     """Folded lemmas of its content words."""
     labels: frozenset[str]
     """The entity labels it holds (MONEY, DATE, PERSON, ...)."""
+    entities: tuple[tuple[str, str], ...] = ()
+    """Its named entities as (folded text, label)."""
     leans_back: bool = False
     """It opens on a word that refers to what came before: a personal or demonstrative pronoun or
     determiner ('He also …', 'These imports …', 'Its wording …') or a consequence adverb ('Thus, …')."""
@@ -105,7 +107,10 @@ def leans_back(doc: Doc) -> bool:
 def sentence_facts(doc: Doc) -> SentenceFacts:
     labels = {e.label_ for e in doc.ents}
     return SentenceFacts(
-        lemmas=frozenset(content_lemmas(doc)), labels=frozenset(labels), leans_back=leans_back(doc)
+        lemmas=frozenset(content_lemmas(doc)),
+        labels=frozenset(labels),
+        entities=tuple((fold(e.text), e.label_) for e in doc.ents),
+        leans_back=leans_back(doc),
     )
 
 

@@ -87,6 +87,11 @@ _SPEAKER_NOUNS = frozenset(
      "researcher", "source", "article", "piece", "paper", "publication", "outlet", "journal", "chapter",
      "document", "study", "contributor", "specialist", "observer", "official"}
 )  # fmt: skip
+_IMPERATIVES = frozenset(
+    {"compare", "contrast", "summarize", "summarise", "describe", "explain", "list", "name", "tell", "give",
+     "outline", "show", "identify"}
+)  # fmt: skip
+"""Verbs a question may open with, which the small pipeline sometimes reads as part of a name."""
 _SAY_VERBS = frozenset(
     {"say", "argue", "write", "claim", "note", "describe", "suggest", "warn", "believe", "contend", "state",
      "point", "call", "see", "view", "characterize", "characterise", "draw", "compare", "distinguish",
@@ -141,6 +146,12 @@ class QuestionAnalysis:
     def asks_who(self) -> bool:
         """Whether it asks who said something or where: 'Who argues …', 'Which Chinese author …'."""
         return self.wh in ("who", "whom", "whose") or self.answer_noun in _SPEAKER_NOUNS
+
+    @property
+    def asks_name(self) -> bool:
+        """Whether the answer is a name the question does not give: 'What was it called?', 'Which
+        Russian company …', 'What is the name of …'."""
+        return self.extra.get("asks_name") == "1"
 
     @property
     def asks_speaker(self) -> bool:
@@ -239,7 +250,17 @@ def analyse_question(text: str) -> QuestionAnalysis:
         answer_noun=answer_noun,
         scope=scope,
         wh=wh,
-        extra={"verb": next((t.lemma_ for t in doc if t.dep_ == "ROOT"), "")},
+        extra={
+            "verb": next((t.lemma_ for t in doc if t.dep_ == "ROOT"), ""),
+            "asks_name": "1"
+            if wh in ("what", "which")
+            and (
+                lemma_set & {"name", "call", "codename", "designation"}
+                or (answer_noun and answer_type in ("other", "list", "organisation"))
+            )
+            and answer_noun not in ("view", "role", "way", "reason", "stance", "position", "argument")
+            else "",
+        },
     )
 
 
@@ -294,6 +315,10 @@ def _names(doc) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
     out: list[str] = []
     covered: set[int] = set()
     for ent in doc.ents:
+        if ent.start == 0 and doc[0].lower_ in _IMPERATIVES:  # 'Compare Russian …' is no person
+            ent = ent[1:]
+            if not len(ent):
+                continue
         if ent.label_ in NAME_LABELS:
             text = ent.text
             for prefix in ("the ", "The "):
