@@ -195,7 +195,7 @@ def _passage_rows(index: Index, chunk_indices: list[int]) -> list[int]:
 def compute_features(
     query: Query,
     found: Retrieved,
-    scored: list[Any],
+    scored: list[ScoredSentence],
     index: Index,
     facts: ReportFacts,
     evidence_chunks: int,
@@ -211,7 +211,7 @@ def compute_features(
     wide_lemmas = frozenset().union(*(facts.sentences[r].lemmas for r in _passage_rows(index, top_chunks)))
     evidence_text = normal(" ".join(p.chunk.embed_text for p in found.passages[:evidence_chunks]))
 
-    def row(s: Any) -> SentenceFacts:
+    def row(s: ScoredSentence) -> SentenceFacts:
         return facts.sentences[int(index.sentence_start[s.chunk_index]) + s.slot]
 
     best = scored[:5]
@@ -358,7 +358,7 @@ def load_model(path: Path = MODEL_FILE) -> Model:
 def decide(
     query: Query,
     found: Retrieved,
-    scored: list[Any],
+    scored: list[ScoredSentence],
     index: Index,
     facts: ReportFacts,
     evidence_chunks: int,

@@ -134,6 +134,9 @@ def _run(args: argparse.Namespace) -> int:
 
         started = time.perf_counter()
         index = ingest(settings, force=args.force, progress=True)
+        from .retrieve import Engine
+
+        Engine(index, settings)  # the derived files (BM25, catalog, spaCy's sentence analysis), now
         took = time.perf_counter() - started
         m = index.manifest
         print(
