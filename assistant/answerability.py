@@ -367,6 +367,11 @@ def decide(
     values, missing, kind = compute_features(query, found, scored, index, facts, evidence_chunks)
     model = model or load_model()
     p = model.probability(values)
+    if query.followup:
+        # a follow-up leans on a turn the report answered: it is refused only for what the report
+        # lacks outright (a name it never mentions, a year after it was written), not for its brevity
+        hard = kind == "name" or values["year_after_report"] > 0
+        return Decision(p, not hard, values, missing if hard else [], kind if hard else "")
     return Decision(p, p >= model.threshold, values, missing, kind)
 
 

@@ -165,3 +165,13 @@ def test_perspectives_and_biographies(engine: Engine) -> None:
     assert prefer_biographies(named, "What does Patalano argue?", catalog) == named
     career = prefer_biographies(named, "What are Patalano's areas of expertise?", catalog)
     assert max(career, key=lambda d: career[d]) == "bio-alessio-patalano"
+
+
+@pytest.mark.slow
+def test_followups_are_refused_only_for_what_the_report_lacks(bot: Assistant) -> None:
+    first = "What do Gabuev and Kashin say about the S-400 sale?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": bot.ask(first).text}]
+    short = bot.ask("And why did Russia agree to it?", history=history)
+    assert not short.abstained and short.citations, short.text
+    absent = bot.ask("And what did they say about the Wagner Group?", history=history)
+    assert absent.abstained and "Wagner Group" in absent.text

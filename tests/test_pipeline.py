@@ -73,12 +73,7 @@ def test_acceptance_gabuev_and_kashin_cite_armed_friendship(bot: Assistant) -> N
     "question",
     [
         "What was the 2030 US defense budget?",
-        pytest.param(
-            "What does the report say about Venezuela's oil exports?",
-            # the report names Venezuela twice and discusses oil: the model's features (a name the
-            # evidence lacks, a weak best match) do not outweigh that at the shipped threshold
-            marks=pytest.mark.xfail(strict=True, reason="known miss of the answerability model"),
-        ),
+        "What does the report say about Venezuela's oil exports?",
         "How many aircraft carriers will India build by 2040?",
     ],
 )

@@ -39,7 +39,7 @@ CHECKABLE: frozenset[str] = frozenset(
 """Answer types whose presence in a sentence spaCy's entity labels can show."""
 
 TYPE_LABELS: dict[str, frozenset[str]] = {
-    "person": frozenset({"PERSON"}),
+    "person": frozenset({"PERSON", "ORG", "GPE", "NORP"}),  # 'who cancelled …' may be a country
     "organisation": frozenset({"ORG"}),
     "place": frozenset({"GPE", "LOC", "FAC"}),
     "date": frozenset({"DATE"}),
@@ -184,7 +184,7 @@ def analyse_question(text: str) -> QuestionAnalysis:
         elif wh == "how" and nxt is not None and nxt.pos_ in ("ADJ", "ADV") and nxt.lower_ in (
             "long", "far", "big", "large", "fast", "heavy", "high", "old", "often",
         ):  # fmt: skip
-            answer_type = "quantity" if nxt.lower_ not in ("long", "often", "old") else "number"
+            answer_type = "quantity" if nxt.lower_ in ("far", "fast", "heavy", "high") else "number"
             if nxt.lower_ == "long" and "year" in lemma_set:
                 answer_type = "date"
         elif wh == "when":
