@@ -5,8 +5,10 @@ Errors become one line."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -102,7 +104,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("chromadb", "httpx", "sentence_transformers", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
-        return _run(args)
+        status = _run(args)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:  # `assistant search … | head -1`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"error: cannot write the output: {os.strerror(exc.errno)}", file=sys.stderr)
+        return 1
     except AssistantError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@ with metadata filters, exposed as a LangChain ``BaseRetriever``."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, fields
 from typing import Any
@@ -16,7 +17,7 @@ from rank_bm25 import BM25Okapi
 
 from .answerability import ReportFacts
 from .embed import embed
-from .errors import IndexUnavailable, InvalidFilter
+from .errors import IndexUnavailable, InvalidFilter, InvalidQuestion
 from .index import Index
 from .query import Catalog, Query
 from .settings import Settings
@@ -47,9 +48,16 @@ class Filters:
         if not isinstance(value, dict):
             raise InvalidFilter("Filters must be a mapping such as {'area': 'space and cyber'}.")
         known = {f.name for f in fields(cls)}
+        odd = [k for k in value if not isinstance(k, str)]
+        if odd:
+            raise InvalidFilter(f"Filter names must be text, not {type(odd[0]).__name__}: {odd[0]!r}.")
         unknown = sorted(set(value) - known)
         if unknown:
-            raise InvalidFilter(f"Unknown filter {unknown[0]!r}; use one of: {', '.join(sorted(known))}.")
+            close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidFilter(
+                f"Unknown filter {unknown[0][:40]!r}{hint}; use one of: {', '.join(sorted(known))}."
+            )
         clean: dict[str, str | None] = {}
         for key, raw in value.items():
             if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -57,6 +65,8 @@ class Filters:
                 continue
             if not isinstance(raw, str):
                 raise InvalidFilter(f"Filter {key!r} must be text, not {type(raw).__name__}.")
+            if len(raw) > MAX_FILTER_CHARS:
+                raise InvalidFilter(f"Filter {key!r} is too long ({len(raw):,} characters).")
             clean[key] = _canonical(key, raw.strip())
         return cls(**clean)
 
@@ -81,18 +91,24 @@ class Filters:
         return any(getattr(self, f.name) for f in fields(self))
 
 
+MAX_FILTER_CHARS = 200
+
+
 def _canonical(key: str, raw: str) -> str:
+    """The filter value as the index spells it. An area may be named by whole words of it
+    ('space', 'exercises'); nothing is guessed from a fragment ('c' is no area)."""
     low = fold(raw)
     options: tuple[str, ...] = ()
     if key == "area":
         options = AREAS
-        for area in AREAS:
-            if low in area or area.split()[0] in low:
-                return area
+        wanted = set(re.findall(r"[a-z]+", low)) - {"and"}
+        matches = [a for a in AREAS if low == a or (wanted and wanted <= set(a.split()))]
+        if len(matches) == 1:
+            return matches[0]
     elif key == "language":
         options = LANGUAGES
         for lang in LANGUAGES:
-            if low.startswith(lang.lower()[:4]):
+            if low == lang.lower():
                 return lang
     elif key == "kind":
         options = KINDS
@@ -101,11 +117,13 @@ def _canonical(key: str, raw: str) -> str:
     elif key == "perspective":
         options = PERSPECTIVES
         for p in PERSPECTIVES:
-            if low.split()[0] == p.split()[0].lower():
+            if low == p.lower() or low == p.split()[0].lower():
                 return p
     else:
         return raw
-    raise InvalidFilter(f"Unknown {key} {raw!r}; choose one of: {', '.join(options)}.")
+    close = difflib.get_close_matches(low, [o.lower() for o in options], n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise InvalidFilter(f"Unknown {key} {raw[:40]!r}{hint}; choose one of: {', '.join(options)}.")
 
 
 class Lexical:
@@ -322,7 +340,10 @@ class HybridRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         from .query import analyse
+        from .text import clean_question
 
+        if not isinstance(query, str) or not any(ch.isalnum() for ch in clean_question(query)):
+            raise InvalidQuestion("Please type a question; this one is empty.")  # the same rule as ask()
         q = analyse(query, None, self.engine.catalog)
         found = self.engine.retrieve(q, Filters.parse(self.filters), self.k)
         return [to_document(p) for p in found.passages]

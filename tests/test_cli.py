@@ -103,3 +103,17 @@ def test_python_dash_m_assistant_is_the_same_command(bot, index_dir: Path) -> No
         env={**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir)},
     )
     assert bad.returncode == 2 and bad.stderr.startswith("error: Please type a question"), bad.stderr
+
+
+def test_a_closed_pipe_is_quiet_and_a_full_disk_is_one_line(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir)}
+    cmd = [sys.executable, "-m", "assistant", "search", "-k", "50", "--json", "S-400"]
+    reader = subprocess.Popen(["head", "-c", "10"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    out = subprocess.run(cmd, stdout=reader.stdin, stderr=subprocess.PIPE, text=True, env=env, timeout=300)
+    reader.stdin.close()  # type: ignore[union-attr]
+    reader.wait()
+    assert out.returncode in (0, 141) and "Traceback" not in out.stderr and "unexpected" not in out.stderr
+    with open("/dev/full", "w") as full:
+        out = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=300)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == "error: cannot write the output: No space left on device"

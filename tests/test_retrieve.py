@@ -91,3 +91,33 @@ def test_langchain_retriever(bot) -> None:  # type: ignore[no-untyped-def]
         assert d.page_content in bot.corpus or all(
             part in bot.corpus for part in d.page_content.split("\n\n")
         )
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({1: "x"}, "Filter names must be text"),
+        ({"are": "space"}, "did you mean 'area'"),
+        ({"area": "c"}, "Unknown area 'c'"),  # no guessing from a fragment
+        ({"area": "militray exercises"}, "did you mean 'military exercises'"),
+        ({"language": "Russ"}, "Unknown language"),
+        ({"author": "x" * 1_000_000}, "too long"),
+    ],
+)
+def test_filters_are_validated_without_guessing(filters: dict, message: str) -> None:  # type: ignore[type-arg]
+    with pytest.raises(InvalidFilter, match=message):
+        Filters.parse(filters)
+
+
+def test_whole_words_of_an_area_name_it() -> None:
+    assert Filters.parse({"area": "exercises"}).area == "military exercises"
+    assert Filters.parse({"area": "Space and Cyber"}).area == "space and cyber"
+    assert Filters.parse({"perspective": "chinese"}).perspective == "Chinese sources"
+
+
+def test_the_retriever_refuses_what_ask_refuses(bot) -> None:  # type: ignore[no-untyped-def]
+    from assistant import InvalidQuestion
+
+    with pytest.raises(InvalidQuestion):
+        bot.retriever().invoke("   ")
+    assert bot.retriever(k=2).invoke("S-400 sale")
