@@ -348,7 +348,27 @@ def ingest(settings: Settings, *, force: bool = False, progress: bool = False) -
         return ingest_to_server(settings, force=force, progress=progress)
     if force:
         build_index(settings, progress=progress)
-    return load_index(settings, progress=progress)
+    index = load_index(settings, progress=progress)
+    sweep(settings)
+    return index
+
+
+def sweep(settings: Settings) -> list[Path]:
+    """Remove what killed builds left in ``builds/`` (``.tmp-*`` directories, builds that never
+    became current), under the build lock so no running build loses its files. Returns what went;
+    a read-only index directory is left as it is."""
+    builds = settings.index_dir / "builds"
+    removed: list[Path] = []
+    try:
+        current = (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        with _locked(settings.index_dir):
+            for path in builds.iterdir():
+                if path.name != current and path.is_dir():
+                    shutil.rmtree(path)
+                    removed.append(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        log.info("Not sweeping %s: %s", builds, exc)
+    return removed
 
 
 @dataclass

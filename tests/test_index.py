@@ -145,3 +145,16 @@ def test_derived_files_are_cached_beside_the_build_and_recomputed_when_damaged(
     assert again.lexical.idf("russia") == first.lexical.idf("russia") > 0
     assert again.catalog.names == first.catalog.names
     assert again.facts.sentences == first.facts.sentences and again.facts.vocabulary
+
+
+def test_ingest_sweeps_what_killed_builds_left(tmp_path: Path, small_corpus: Path) -> None:
+    from assistant.index import ingest
+
+    settings = Settings(index_dir=tmp_path / "ix", corpus_path=small_corpus)
+    served = load_index(settings).path
+    builds = settings.index_dir / "builds"
+    (builds / ".tmp-killed" / "chroma").mkdir(parents=True)
+    (builds / "orphan-1234").mkdir()
+    (builds / "orphan-1234" / "vectors.npz").write_bytes(b"x" * 1000)
+    index = ingest(settings)  # the index is current: nothing to build, but the leftovers go
+    assert index.path == served and sorted(p.name for p in builds.iterdir()) == [served.name]
