@@ -102,6 +102,17 @@ class ReportFacts:
     def weight(self, lem: str) -> float:
         return self.idf.get(lem, math.log(len(self.sentences) + 1) + 1.0)
 
+    def of(self, index: Index, chunk_index: int, slot: int) -> SentenceFacts:
+        """The facts of sentence ``slot`` of chunk ``chunk_index``."""
+        return self.sentences[int(index.sentence_start[chunk_index]) + slot]
+
+    def coverage(self, focus: set[str], lemmas: frozenset[str]) -> float:
+        """The share of the focus that ``lemmas`` hold, rare words weighing more ('ILRS' over
+        'Russia'); 1 when there is no focus."""
+        if not focus:
+            return 1.0
+        return sum(self.weight(w) for w in focus & lemmas) / sum(self.weight(w) for w in focus)
+
     def mentions(self, name: str) -> bool:
         """Whether the report names it: as written (dashes and case aside), with a longer ending
         ('Blagoveshchensk': 'Blagoveshchenskii'), or, for an acronym, by the words it abbreviates
@@ -212,16 +223,13 @@ def compute_features(
     evidence_text = normal(" ".join(p.chunk.embed_text for p in found.passages[:evidence_chunks]))
 
     def row(s: ScoredSentence) -> SentenceFacts:
-        return facts.sentences[int(index.sentence_start[s.chunk_index]) + s.slot]
+        return facts.of(index, s.chunk_index, s.slot)
+
+    def support(s: ScoredSentence) -> float:
+        return facts.coverage(focus, row(s).lemmas)
 
     best = scored[:5]
     f: dict[str, float] = dict.fromkeys(FEATURES, 0.0)
-    total_weight = sum(facts.weight(w) for w in focus) or 1.0
-
-    def support(
-        s: Any,
-    ) -> float:  # the share of the question's focus a sentence holds, rare words weighing more
-        return sum(facts.weight(w) for w in focus & row(s).lemmas) / total_weight if focus else 1.0
 
     f["dense_best"] = max(s.dense for s in scored[:10])
     f["score_best"] = scored[0].score
@@ -231,9 +239,8 @@ def compute_features(
         f["focus_in_passages"] = len(focus & passage_lemmas) / len(focus)
         f["focus_in_sentence"] = max(len(focus & row(s).lemmas) / len(focus) for s in best)
         f["focus_unknown"] = len(focus - facts.vocabulary) / len(focus)
-        total = sum(facts.weight(w) for w in focus)
-        f["focus_missing_weight"] = sum(facts.weight(w) for w in focus - passage_lemmas) / total
-        f["focus_missing_weight_wide"] = sum(facts.weight(w) for w in focus - wide_lemmas) / total
+        f["focus_missing_weight"] = 1.0 - facts.coverage(focus, passage_lemmas)
+        f["focus_missing_weight_wide"] = 1.0 - facts.coverage(focus, wide_lemmas)
     else:
         f["focus_in_passages"] = f["focus_in_sentence"] = 1.0
     missing: list[str] = []

@@ -108,7 +108,7 @@ def score_sentences(
             score = settings.sentence_dense_weight * dense + settings.sentence_lexical_weight * lex
             score += prior + bonus
             if labels:
-                score += 0.05 if facts.sentences[start + slot].labels & labels else -0.05
+                score += 0.05 if facts.of(index, ci, slot).labels & labels else -0.05
             out.append(Scored(ci, slot, sentence, score, dense, lex))
     if query.perspective:  # the question asks for one perspective: answer from it when it has anything
         own = [
@@ -202,7 +202,7 @@ def _names_absent(query: Query, found: Retrieved) -> bool:
 
 
 def _leans(facts: ReportFacts, index: Index, s: Scored) -> bool:
-    return facts.sentences[int(index.sentence_start[s.chunk_index]) + s.slot].leans_back
+    return facts.of(index, s.chunk_index, s.slot).leans_back
 
 
 _CARRIES_ON = re.compile(
@@ -305,11 +305,8 @@ def _abstain_explained(
     question's topic, cites what the report does say about it."""
     focus = set(query.analysis.focus)
 
-    total = sum(facts.weight(w) for w in focus) or 1.0
-
-    def coverage(s: Scored) -> float:  # rare words weigh more: 'ILRS' over 'Russia'
-        held = facts.sentences[int(index.sentence_start[s.chunk_index]) + s.slot].lemmas
-        return sum(facts.weight(w) for w in focus & held) / total
+    def coverage(s: Scored) -> float:
+        return facts.coverage(focus, facts.of(index, s.chunk_index, s.slot).lemmas) if focus else 0.0
 
     best = max(scored[:5], key=lambda s: (coverage(s), s.score))
     reason, cite = explain(decision, query.analysis, coverage(best) >= settings.abstain_topic_coverage)

@@ -22,7 +22,7 @@ from .query import Query, analyse
 from .retrieve import Engine, Filters, HybridRetriever, Retrieved
 from .settings import Settings
 from .sources import list_sources
-from .text import clean_question
+from .text import clean_question, validate_question
 from .types import Answer, Passage, SourceDoc
 
 if TYPE_CHECKING:
@@ -195,13 +195,16 @@ class Assistant:
         state = self._retrieve(self._prepare({"question": question, "history": history, "filters": filters}))
         engine = self._ensure()
         query, found = state["query"], state["found"]
-        topic_vector = None
-        if query.topic != query.text:
-            topic_vector = embed(self.settings.embedding_model, [query.topic])[0]
         scored = score_sentences(
-            query, found, engine.index, engine.lexical, self.settings, engine.facts, topic_vector
+            query, found, engine.index, engine.lexical, self.settings, engine.facts, self._topic_vector(query)
         )
         return query, found, scored
+
+    def _topic_vector(self, query: Query) -> np.ndarray | None:
+        """The question without the sources it names, embedded when it differs from the question."""
+        if query.topic == query.text:
+            return None
+        return embed(self.settings.embedding_model, [query.topic])[0]
 
     def compare(
         self, question: str | None = None, area: str | None = None, history: History | None = None
@@ -238,19 +241,7 @@ class Assistant:
         return list_sources(docs.values(), chosen)
 
     def validate(self, question: object) -> str:
-        if not isinstance(question, str):
-            raise InvalidQuestion("The question must be text.")
-        text = clean_question(question)
-        if not text:
-            raise InvalidQuestion("Please type a question; this one is empty.")
-        limit = self.settings.max_question_chars
-        if len(text) > limit:
-            raise InvalidQuestion(
-                f"The question is too long ({len(text):,} characters); please keep it under {limit:,}."
-            )
-        if not any(ch.isalnum() for ch in text):
-            raise InvalidQuestion("The question has no words in it; please rephrase.")
-        return text
+        return validate_question(question, self.settings.max_question_chars)
 
     def _clean_history(self, history: object) -> History:
         if not history:
@@ -321,11 +312,14 @@ class Assistant:
             draft = answer_metadata(query, found, engine.index, self._descriptors)
             state["metadata"] = draft is not None
         if draft is None:
-            topic_vector = None
-            if query.topic != query.text:
-                topic_vector = embed(self.settings.embedding_model, [query.topic])[0]
             draft = compose(
-                query, found, engine.index, engine.lexical, self.settings, engine.facts, topic_vector
+                query,
+                found,
+                engine.index,
+                engine.lexical,
+                self.settings,
+                engine.facts,
+                self._topic_vector(query),
             )
         return finalize(
             state.get("question", query.question),

@@ -17,7 +17,7 @@ from rank_bm25 import BM25Okapi
 
 from .answerability import ReportFacts
 from .embed import embed
-from .errors import IndexUnavailable, InvalidFilter, InvalidQuestion
+from .errors import IndexUnavailable, InvalidFilter
 from .index import Index
 from .query import Catalog, Query
 from .settings import Settings
@@ -340,10 +340,9 @@ class HybridRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         from .query import analyse
-        from .text import clean_question
+        from .text import validate_question
 
-        if not isinstance(query, str) or not any(ch.isalnum() for ch in clean_question(query)):
-            raise InvalidQuestion("Please type a question; this one is empty.")  # the same rule as ask()
-        q = analyse(query, None, self.engine.catalog)
+        text = validate_question(query, self.engine.settings.max_question_chars)  # the rule of ask()
+        q = analyse(text, None, self.engine.catalog)
         found = self.engine.retrieve(q, Filters.parse(self.filters), self.k)
         return [to_document(p) for p in found.passages]

@@ -73,3 +73,22 @@ def clean_question(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def validate_question(question: object, limit: int) -> str:
+    """The cleaned question, or ``InvalidQuestion`` with a one-line reason: the rule that ``ask()``,
+    ``search()`` and the LangChain retriever share."""
+    from .errors import InvalidQuestion
+
+    if not isinstance(question, str):
+        raise InvalidQuestion("The question must be text.")
+    text = clean_question(question)
+    if not text:
+        raise InvalidQuestion("Please type a question; this one is empty.")
+    if len(text) > limit:
+        raise InvalidQuestion(
+            f"The question is too long ({len(text):,} characters); please keep it under {limit:,}."
+        )
+    if not any(ch.isalnum() for ch in text):
+        raise InvalidQuestion("The question has no words in it; please rephrase.")
+    return text
