@@ -70,25 +70,71 @@ def unreachable(settings: Settings, exc: BaseException) -> str:
 
 
 def server_client(settings: Settings) -> Any:
-    """A client for the Chroma server in settings; ``IndexUnavailable`` when it does not answer."""
+    """A client for the Chroma server in settings; ``IndexUnavailable`` when it does not answer.
+
+    Every network wait is bounded by ``chroma_timeout``, creating the client included: chromadb
+    asks the server who the user is before it returns a client, on a session that waits forever,
+    so a hung server (up but not answering) is first probed with a bounded heartbeat, and the
+    client is made in a worker thread that is given up on after the timeout.
+    """
     import chromadb
-    import httpx
 
     headers = {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else None
-    try:
-        client = chromadb.HttpClient(
+    _heartbeat(settings, headers)
+
+    def make() -> Any:
+        return chromadb.HttpClient(
             host=settings.chroma_host,
             port=settings.chroma_port,
             headers=headers,
             settings=_chroma_settings(),
         )
-    except Exception as exc:
+
+    client = _bounded(settings, make)
+    _limit_session(client, settings.chroma_timeout)
+    return client
+
+
+def _heartbeat(settings: Settings, headers: dict[str, str] | None) -> None:
+    import httpx
+
+    url = f"http://{settings.chroma_host}:{settings.chroma_port}/api/v2/heartbeat"
+    try:
+        httpx.get(url, headers=headers, timeout=settings.chroma_timeout).raise_for_status()
+    except httpx.HTTPError as exc:
         raise IndexUnavailable(unreachable(settings, exc)) from exc
-    # chromadb's HTTP session waits forever by default: a hung server would hang every question
+
+
+def _bounded(settings: Settings, make: Any) -> Any:
+    """``make()`` in a daemon thread, waited for at most ``chroma_timeout`` seconds."""
+    done = threading.Event()
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = make()
+        except Exception as exc:  # handed to the caller below
+            result["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="chroma-connect", daemon=True).start()
+    if not done.wait(settings.chroma_timeout):
+        raise IndexUnavailable(
+            unreachable(settings, TimeoutError(f"no answer in {settings.chroma_timeout:g} s"))
+        )
+    if "error" in result:
+        raise IndexUnavailable(unreachable(settings, result["error"])) from result["error"]
+    return result["value"]
+
+
+def _limit_session(client: Any, seconds: float) -> None:
+    """chromadb's HTTP session waits forever by default: bound every later call too."""
+    import httpx
+
     session = getattr(getattr(client, "_server", None), "_session", None)
     if isinstance(session, httpx.Client):
-        session.timeout = httpx.Timeout(settings.chroma_timeout)
-    return client
+        session.timeout = httpx.Timeout(seconds)
 
 
 def _failure(settings: Settings, exc: Exception) -> IndexUnavailable:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -54,6 +55,15 @@ class ChromaServer:
                 pass
             time.sleep(0.25)
         raise TimeoutError("the Chroma server did not start")
+
+    def pause(self) -> None:
+        """SIGSTOP: the port stays open and accepts connections, but nothing answers."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -255,3 +265,38 @@ def test_a_rebuild_while_serving(server: ChromaServer, corpus: Path, ingested: s
     assert first["build"] != second["build"]
     assert bot.ask(QUESTION).to_dict() == before  # its build is gone; it follows the current one
     assert bot.index.collection.name == second["collection"]
+
+
+def test_a_hung_server_fails_each_question_within_the_timeout(
+    server: ChromaServer, corpus: Path, ingested: str, tmp_path: Path
+) -> None:
+    """A paused server (SIGSTOP) accepts connections and never answers: every question, in a
+    running process and in a fresh one, fails with the one-line message within the timeout, and
+    the same Assistant answers again once the server resumes."""
+    timeout = 3.0
+    settings = Settings(
+        chroma_host="127.0.0.1",
+        chroma_port=server.port,
+        corpus_path=corpus,
+        index_dir=tmp_path,
+        chroma_timeout=timeout,
+    )
+    bot = Assistant(settings).load()
+    before = bot.ask(QUESTION).to_dict()
+    server.pause()
+    try:
+        for _ in range(3):  # the first fails on the open connection, the next ones on reconnecting
+            started = time.monotonic()
+            with pytest.raises(IndexUnavailable) as hung:
+                bot.ask(QUESTION)
+            waited = time.monotonic() - started
+            assert waited < 2 * timeout + 1, waited
+            assert "is not answering" in str(hung.value) and "\n" not in str(hung.value)
+        started = time.monotonic()
+        out = _cli(["ask", QUESTION], _env(server, corpus, tmp_path / "cli", ASSISTANT_CHROMA_TIMEOUT="3"))
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert "is not answering" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+        assert time.monotonic() - started < 60  # start-up (model, analysis) plus one bounded wait
+    finally:
+        server.resume()
+    assert bot.ask(QUESTION).to_dict() == before
