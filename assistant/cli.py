@@ -158,27 +158,17 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "info":
-        from .index import fingerprint, load_index
+        from .index import load_index
 
         print(f"corpus:    {settings.corpus_path}")
         print(f"index dir: {settings.index_dir}")
-        if settings.chroma_host:  # app processes load the index the server holds; ingest builds it
-            try:
-                served = load_index(settings, build=False)
-                print(f"build:     {served.location} (current)")
-                print(f"built at:  {served.manifest['built_at']}, {served.manifest['chunks']} chunks")
-            except AssistantError as exc:
-                print(f"build:     {exc}")
+        try:  # opened as a question would open it, without building: what it says is what is served
+            served = load_index(settings, build=False)
+        except AssistantError as exc:
+            print(f"build:     {exc}")
             return 0
-        current = settings.index_dir / "CURRENT"
-        if current.exists():
-            manifest_path = settings.index_dir / "builds" / current.read_text().strip() / "manifest.json"
-            manifest = json.loads(manifest_path.read_text())
-            fresh = manifest.get("fingerprint") == fingerprint(settings)
-            print(f"build:     {manifest_path.parent.name} ({'current' if fresh else 'stale: will rebuild'})")
-            print(f"built at:  {manifest['built_at']}, {manifest['chunks']} chunks")
-        else:
-            print("build:     none yet (built on first use, or run: assistant ingest)")
+        print(f"build:     {served.location} (current)")
+        print(f"built at:  {served.manifest['built_at']}, {served.manifest['chunks']} chunks")
         return 0
 
     if args.command == "serve":

@@ -4,11 +4,15 @@ Layout of ``index_dir``::
 
     .transatlantic-index     marker: this directory belongs to the assistant
     CURRENT                  name of the build being served (replaced atomically)
+    PREVIOUS                 the build served before it, kept as a fallback
     builds/<build>/          one complete build: chroma/, chunks.json, vectors.npz, manifest.json
     builds/<build>/derived/  what each process would otherwise recompute at start (BM25, the catalog)
 
 A build is written into a temporary directory, completed, then renamed and only then named
-in CURRENT, so a crash mid-build never leaves a half index that is served.
+in CURRENT, so a crash mid-build never leaves a half index that is served. Any damaged state of
+the directory rebuilds, or (when it cannot be rebuilt here) falls back to the previous build, or
+is an ``IndexUnavailable`` that says what to do. A read-only directory is served as it is, its
+Chroma store from a private copy (Chroma opens its store for writing).
 
 With ``ASSISTANT_CHROMA_HOST`` set the build lives on a Chroma server instead, shared by every
 app process (see ``index_server.py``); ``index_dir`` then only caches derived files.
@@ -16,6 +20,7 @@ app process (see ``index_server.py``); ``index_dir`` then only caches derived fi
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import io
@@ -24,6 +29,7 @@ import logging
 import os
 import pickle
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,7 +43,7 @@ import numpy as np
 
 from .chunk import build_chunks
 from .embed import count_tokens, embed
-from .errors import IndexUnavailable
+from .errors import AssistantError, IndexUnavailable
 from .parse import Report, parse_report
 from .settings import Settings
 from .types import Chunk, SourceDoc
@@ -216,6 +222,7 @@ def collection_name(settings: Settings, fp: dict[str, Any]) -> str:
 @contextmanager
 def _locked(index_dir: Path) -> Iterator[None]:
     index_dir.mkdir(parents=True, exist_ok=True)
+    _make_room(index_dir / ".lock", directory=False)
     with open(index_dir / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -242,7 +249,21 @@ def load_index(settings: Settings, *, build: bool = True, progress: bool = False
 
     On a Chroma server nothing is built here (several app processes starting at once must not
     each build): a missing or stale server index is an ``IndexUnavailable`` naming ``ingest``.
+    Whatever state the index directory is in, the result is an index or an ``AssistantError``.
     """
+    try:
+        return _load(settings, build=build, progress=progress)
+    except AssistantError:
+        raise
+    except OSError as exc:
+        raise IndexUnavailable(
+            f"The index directory {settings.index_dir} cannot be used ({exc.__class__.__name__}: "
+            f"{exc.strerror or exc}); fix its permissions or remove it to rebuild, or set "
+            "ASSISTANT_INDEX_DIR to another directory."
+        ) from exc
+
+
+def _load(settings: Settings, *, build: bool, progress: bool) -> Index:
     index_dir = settings.index_dir
     _check_owned(index_dir)
     expected = fingerprint(settings)
@@ -255,15 +276,31 @@ def load_index(settings: Settings, *, build: bool = True, progress: bool = False
         return _open_current(settings, expected)
     except _Stale as exc:
         problem = str(exc)
-    if not build:
-        raise IndexUnavailable(f"The index needs building ({problem}); run: assistant ingest")
+    writable = _writable(index_dir)
+    if not build or not writable:
+        previous = _open_previous(settings, expected, problem)
+        if previous is not None:
+            return previous
+        fix = "run: assistant ingest"
+        if not writable:
+            fix = (
+                f"{index_dir} is read-only, so it cannot be rebuilt here; run `assistant ingest` as a "
+                "user who can write it, or set ASSISTANT_INDEX_DIR to a writable directory"
+            )
+        raise IndexUnavailable(f"The index needs building ({problem}); {fix}.")
     log.warning("Building the index: %s", problem)
-    with _locked(index_dir):
-        try:  # another process may have built it while we waited for the lock
-            return _open_current(settings, expected)
-        except _Stale:
-            pass
-        build_index(settings, progress=progress, _locked_already=True)
+    try:
+        with _locked(index_dir):
+            try:  # another process may have built it while we waited for the lock
+                return _open_current(settings, expected)
+            except _Stale:
+                pass
+            build_index(settings, progress=progress, _locked_already=True)
+    except OSError as exc:  # a full disk, say: an older good build is better than nothing
+        previous = _open_previous(settings, expected, f"rebuilding failed: {exc.strerror or exc}")
+        if previous is None:
+            raise
+        return previous
     try:
         return _open_current(settings, expected)
     except _Stale as exc:
@@ -274,33 +311,94 @@ class _Stale(Exception):
     """The current build is missing, stale or unreadable (internal)."""
 
 
+def _writable(directory: Path) -> bool:
+    """Whether files can be created in ``directory`` (or it can be created): tried, not guessed."""
+    if not directory.exists():
+        return directory.parent != directory and _writable(directory.parent)
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".probe-", dir=directory)
+    except OSError:
+        return False
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return True
+
+
+def _make_room(path: Path, *, directory: bool) -> None:
+    """Remove what stands where this index keeps a file (or a directory) of another type."""
+    if path.is_symlink() or not path.exists():
+        return
+    if directory and not path.is_dir():
+        path.unlink()
+    elif not directory and path.is_dir():
+        shutil.rmtree(path)
+
+
+def _pointer(index_dir: Path, name: str) -> str:
+    """The build named in ``CURRENT`` or ``PREVIOUS``; ``_Stale`` when there is none or it is garbage."""
+    try:
+        build = (index_dir / name).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise _Stale("no index yet") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Stale(f"{name} is unreadable ({exc.__class__.__name__})") from exc
+    if not build or build != Path(build).name or build.startswith("."):
+        raise _Stale(f"{name} names no build")
+    return build
+
+
 def _open_current(settings: Settings, expected: dict[str, Any]) -> Index:
     index_dir = settings.index_dir
-    current = index_dir / "CURRENT"
-    if not current.exists():
-        raise _Stale("no index yet")
-    build_dir = index_dir / "builds" / current.read_text().strip()
+    return _open_build(settings, index_dir / "builds" / _pointer(index_dir, "CURRENT"), expected)
+
+
+def _open_previous(settings: Settings, expected: dict[str, Any], problem: str) -> Index | None:
+    """The build served before the current one, when it is intact and made from these settings."""
     try:
-        manifest = json.loads((build_dir / "manifest.json").read_text())
+        build_dir = settings.index_dir / "builds" / _pointer(settings.index_dir, "PREVIOUS")
+        index = _open_build(settings, build_dir, expected)
+    except (_Stale, OSError):
+        return None
+    log.warning(
+        "Serving the previous build %s: the current one cannot be used (%s) and cannot be rebuilt "
+        "here; run: assistant ingest",
+        build_dir.name,
+        problem,
+    )
+    return index
+
+
+def _open_build(settings: Settings, build_dir: Path, expected: dict[str, Any]) -> Index:
+    try:
+        manifest = json.loads((build_dir / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise _Stale(f"the index manifest is unreadable ({exc.__class__.__name__})") from exc
+    fields = {"collection": str, "chunks": int, "built_at": str}
+    if not isinstance(manifest, dict) or any(not isinstance(manifest.get(k), t) for k, t in fields.items()):
+        raise _Stale("the index manifest is damaged")
     check_fingerprint(manifest, expected)
     try:
         chunks_json = (build_dir / "chunks.json").read_text(encoding="utf-8")
         vectors = (build_dir / "vectors.npz").read_bytes()
-    except OSError as exc:
-        raise _Stale(f"the index files are damaged ({exc.__class__.__name__}: {exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Stale(f"the index files are damaged ({exc.__class__.__name__})") from exc
     build = read_build(chunks_json, vectors)
-    collection = _open_collection(settings, build_dir, manifest, len(build[1]))
+    if len(build[1]) != manifest["chunks"]:
+        raise _Stale("the index files disagree with the manifest")
+    collection, location = _open_collection(settings, build_dir, manifest, len(build[1]))
     return Index.from_build(
-        build, collection=collection, manifest=manifest, path=build_dir, location=str(build_dir)
+        build, collection=collection, manifest=manifest, path=build_dir, location=location
     )
 
 
 def check_fingerprint(manifest: dict[str, Any], expected: dict[str, Any]) -> None:
     """``_Stale`` naming what changed when a build was made from something else."""
-    if manifest.get("fingerprint") != expected:
-        changed = [k for k, v in expected.items() if manifest.get("fingerprint", {}).get(k) != v]
+    found = manifest.get("fingerprint")
+    if not isinstance(found, dict):
+        raise _Stale("the index manifest has no fingerprint")
+    if found != expected:
+        changed = [k for k, v in expected.items() if found.get(k) != v] or ["its settings"]
         raise _Stale(f"the index is out of date ({', '.join(changed)} changed)")
 
 
@@ -318,16 +416,23 @@ def read_build(
         agree = (
             arrays["chunk_vectors"].shape[0] == len(chunks) and arrays["sentence_vectors"].shape[0] == n_sent
         )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise _Stale(f"the index files are damaged ({exc.__class__.__name__}: {exc})") from exc
+    except Exception as exc:  # truncated or foreign files fail in many ways (BadZipFile, ...)
+        raise _Stale(f"the index files are damaged ({exc.__class__.__name__})") from exc
     if not agree:
         raise _Stale("the index files disagree with each other")
     return docs, chunks, arrays
 
 
-def _open_collection(settings: Settings, build_dir: Path, manifest: dict[str, Any], n_chunks: int) -> Any:
+def _open_collection(
+    settings: Settings, build_dir: Path, manifest: dict[str, Any], n_chunks: int
+) -> tuple[Any, str]:
+    """The build's Chroma collection and where it is served from, for people."""
+    store, location = build_dir / "chroma", str(build_dir)
     try:
-        client = local_client(build_dir / "chroma")
+        if not _store_writable(store):  # Chroma opens its store for writing, even to read it
+            store = _private_copy(store, build_dir.name)
+            location = f"{build_dir} (read-only; Chroma store served from a private copy in {store})"
+        client = local_client(store)
         collection = client.get_collection(
             manifest["collection"], embedding_function=embedding_function(settings.embedding_model)
         )
@@ -336,7 +441,43 @@ def _open_collection(settings: Settings, build_dir: Path, manifest: dict[str, An
         raise _Stale(f"the Chroma store is damaged ({exc.__class__.__name__})") from exc
     if count != n_chunks:
         raise _Stale(f"the Chroma collection holds {count} chunks, expected {n_chunks}")
-    return collection
+    return collection, location
+
+
+def _store_writable(store: Path) -> bool:
+    if not store.is_dir():
+        raise _Stale("the Chroma store is missing")
+    try:
+        with open(store / "chroma.sqlite3", "r+b"):
+            pass
+    except FileNotFoundError:
+        raise _Stale("the Chroma store is missing its database") from None
+    except OSError:
+        return False
+    return _writable(store)
+
+
+def _private_copy(store: Path, build: str) -> Path:
+    """A writable copy of a read-only Chroma store, made once per build and user."""
+    base = Path(tempfile.gettempdir()) / f"transatlantic-index-{os.getuid()}"
+    target = base / build
+    if (target / ".complete").exists():
+        return target
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = base / f".tmp-{uuid.uuid4().hex}"
+    shutil.copytree(store, tmp, copy_function=shutil.copyfile)
+    for root, dirs, files in os.walk(tmp):  # copytree copied the directories' read-only modes
+        os.chmod(root, 0o700)
+        for name in files:
+            os.chmod(Path(root) / name, 0o600)
+        for name in dirs:
+            os.chmod(Path(root) / name, 0o700)
+    (tmp / ".complete").write_text(build)
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process made it meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def ingest(settings: Settings, *, force: bool = False, progress: bool = False) -> Index:
@@ -355,18 +496,21 @@ def ingest(settings: Settings, *, force: bool = False, progress: bool = False) -
 
 def sweep(settings: Settings) -> list[Path]:
     """Remove what killed builds left in ``builds/`` (``.tmp-*`` directories, builds that never
-    became current), under the build lock so no running build loses its files. Returns what went;
+    became current, builds older than the previous one), under the build lock so no running build
+    loses its files. Returns what went;
     a read-only index directory is left as it is."""
     builds = settings.index_dir / "builds"
     removed: list[Path] = []
     try:
-        current = (settings.index_dir / "CURRENT").read_text(encoding="utf-8").strip()
+        keep = {_pointer(settings.index_dir, "CURRENT")}
+        with contextlib.suppress(_Stale):
+            keep.add(_pointer(settings.index_dir, "PREVIOUS"))
         with _locked(settings.index_dir):
             for path in builds.iterdir():
-                if path.name != current and path.is_dir():
+                if path.name not in keep and path.is_dir():
                     shutil.rmtree(path)
                     removed.append(path)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, _Stale) as exc:
         log.info("Not sweeping %s: %s", builds, exc)
     return removed
 
@@ -466,6 +610,10 @@ def build_index(settings: Settings, *, progress: bool = False, _locked_already: 
             return build_index(settings, progress=progress, _locked_already=True)
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
+    for name, directory in ((MARKER, False), ("builds", True), ("CURRENT", False), ("PREVIOUS", False)):
+        _make_room(index_dir / name, directory=directory)  # what damage left where a file goes
+    for name in ("CURRENT.tmp", "PREVIOUS.tmp"):
+        _make_room(index_dir / name, directory=False)
     (index_dir / MARKER).write_text("transatlantic assistant index\n")
     builds = index_dir / "builds"
     builds.mkdir(exist_ok=True)
@@ -492,14 +640,26 @@ def build_index(settings: Settings, *, progress: bool = False, _locked_already: 
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
     final = builds / name
     os.replace(tmp, final)
-    pointer = index_dir / "CURRENT.tmp"
-    pointer.write_text(name)
-    os.replace(pointer, index_dir / "CURRENT")
+    keep = {name}
+    try:  # the build served until now stays as the fallback, if it was a whole one
+        previous = _pointer(index_dir, "CURRENT")
+        if (builds / previous / "manifest.json").is_file():
+            _write_pointer(index_dir, "PREVIOUS", previous)
+            keep.add(previous)
+    except _Stale:
+        pass
+    _write_pointer(index_dir, "CURRENT", name)
     for old in builds.iterdir():
-        if old.name != name and not old.name.startswith(".tmp-"):
+        if old.name not in keep and not old.name.startswith(".tmp-"):
             shutil.rmtree(old, ignore_errors=True)
     log.info("Index built in %.1f s: %d chunks", time.perf_counter() - built.started, len(chunks))
     return final
+
+
+def _write_pointer(index_dir: Path, name: str, build: str) -> None:
+    pointer = index_dir / f"{name}.tmp"
+    pointer.write_text(build, encoding="utf-8")
+    os.replace(pointer, index_dir / name)
 
 
 class _NoBar:

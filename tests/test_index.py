@@ -44,12 +44,12 @@ def test_rebuilds_when_corpus_or_chunking_changes(tmp_path: Path, small_corpus: 
         small_corpus.read_text(encoding="utf-8") + "\nA new closing paragraph.\n", encoding="utf-8"
     )
     second = load_index(settings)
-    assert second.path != first and not first.exists()
+    assert second.path != first and first.exists()  # kept as the previous build
     assert any("A new closing paragraph." in c.text for c in second.chunks)
     rechunked = load_index(
         Settings(index_dir=tmp_path / "ix", corpus_path=small_corpus, chunk_target_tokens=120)
     )
-    assert rechunked.path != second.path
+    assert rechunked.path != second.path and second.path.exists() and not first.exists()
     assert rechunked.manifest["fingerprint"]["chunk_target_tokens"] == 120
 
 
