@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
-            raise
+            return _unexpected(args, exc)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         print(f"error: cannot write the output: {os.strerror(exc.errno)}", file=sys.stderr)
         return 1
@@ -123,13 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if args.debug:
-            raise
-        print(
-            f"error: unexpected failure ({exc.__class__.__name__}: {exc}); rerun with --debug",
-            file=sys.stderr,
-        )
-        return 1
+        return _unexpected(args, exc)
+
+
+def _unexpected(args: argparse.Namespace, exc: Exception) -> int:
+    if args.debug:
+        raise exc
+    print(f"error: unexpected failure ({exc.__class__.__name__}: {exc}); rerun with --debug", file=sys.stderr)
+    return 1
 
 
 def _run(args: argparse.Namespace) -> int:

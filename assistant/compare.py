@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from .citations import Evidence, finalize
 from .compose import Draft, compose, plain
@@ -105,7 +105,6 @@ def comparison_topic(question: str) -> str:
 
 
 # --- each perspective's documents ---------------------------------------------------------------
-@dataclass(frozen=True)
 class DocSet(Filters):
     """Filters restricted further to a fixed set of documents (a perspective's own writings)."""
 

@@ -92,8 +92,9 @@ class Assistant:
     # --- LangChain ----------------------------------------------------------------------
     def retriever(self, k: int = 8, filters: dict[str, Any] | None = None) -> HybridRetriever:
         """The hybrid retriever as a LangChain ``BaseRetriever``."""
-        Filters.parse(filters)
-        return HybridRetriever(engine=self._ensure(), k=k, filters=filters)
+        engine = self._ensure()
+        engine.filters(filters)  # refused here, as ask() would refuse it
+        return HybridRetriever(engine=engine, k=k, filters=filters)
 
     @property
     def chain(self) -> Runnable[dict[str, Any], Answer]:
@@ -168,7 +169,7 @@ class Assistant:
             raise InvalidQuestion("k must be a positive whole number.")
         engine = self._ensure()
         q = analyse(text, self._clean_history(history), engine.catalog)
-        return engine.retrieve(q, Filters.parse(filters), min(k, 100)).passages
+        return engine.retrieve(q, engine.filters(filters), min(k, 100)).passages
 
     def answerability(
         self,
@@ -238,7 +239,7 @@ class Assistant:
 
                 self._report_docs = parse_report(self.settings.corpus_path).docs
             docs = self._report_docs
-        return list_sources(docs.values(), chosen)
+        return list_sources(docs.values(), chosen.check(docs))
 
     def validate(self, question: object) -> str:
         return validate_question(question, self.settings.max_question_chars)
@@ -259,8 +260,8 @@ class Assistant:
     def _prepare(self, inputs: dict[str, Any]) -> dict[str, Any]:
         question = self.validate(inputs.get("question"))
         history = self._clean_history(inputs.get("history"))
-        filters = Filters.parse(inputs.get("filters"))
         engine = self._ensure()
+        filters = engine.filters(inputs.get("filters"))
         standalone = self._standalone(question, history)
         if standalone:
             query = analyse(standalone, [], engine.catalog)

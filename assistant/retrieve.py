@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from rank_bm25 import BM25Okapi
 
 from .answerability import ReportFacts
@@ -28,9 +29,16 @@ KINDS = ("summary", "chapter", "appendix", "bio")
 LANGUAGES = ("Russian", "Chinese", "English")
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Optional restrictions; every field that is set must hold for a passage to be returned."""
+class Filters(BaseModel):
+    """Optional restrictions; every field that is set must hold for a passage to be returned.
+
+    The one place filters are validated, for ``ask``, ``stream``, ``search``, the LangChain
+    retriever, the CLI and the UI: unknown names and values are an ``InvalidFilter`` with the
+    closest match, nothing is guessed from a fragment, values are bounded in size. ``check``
+    then validates the values only the report knows (authors, document ids).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     area: str | None = None
     language: str | None = None
@@ -39,36 +47,57 @@ class Filters:
     perspective: str | None = None
     doc_id: str | None = None
 
+    @field_validator("area", "language", "kind", "author", "perspective", "doc_id", mode="before")
     @classmethod
-    def parse(cls, value: Filters | dict[str, Any] | None) -> Filters:
+    def _value(cls, raw: object, info: ValidationInfo) -> str | None:
+        key = str(info.field_name)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        if not isinstance(raw, str):
+            raise ValueError(f"Filter {key!r} must be text, not {type(raw).__name__}.")
+        if len(raw) > MAX_FILTER_CHARS:
+            raise ValueError(f"Filter {key!r} is too long ({len(raw):,} characters).")
+        return _canonical(key, raw.strip())
+
+    @classmethod
+    def parse(cls, value: Filters | Mapping[str, Any] | None) -> Filters:
         if value is None:
             return cls()
         if isinstance(value, Filters):
             return value
-        if not isinstance(value, dict):
+        if not isinstance(value, Mapping):
             raise InvalidFilter("Filters must be a mapping such as {'area': 'space and cyber'}.")
-        known = {f.name for f in fields(cls)}
         odd = [k for k in value if not isinstance(k, str)]
         if odd:
             raise InvalidFilter(f"Filter names must be text, not {type(odd[0]).__name__}: {odd[0]!r}.")
-        unknown = sorted(set(value) - known)
-        if unknown:
-            close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        try:
+            return cls.model_validate(dict(value))
+        except ValidationError as exc:
+            raise InvalidFilter(_message(exc, sorted(cls.model_fields))) from None
+
+    def check(self, docs: Mapping[str, SourceDoc]) -> Filters:
+        """These filters, when the report has what they name; else ``InvalidFilter`` with the
+        closest authors or document ids (an unknown one would only ever abstain)."""
+        if self.doc_id and self.doc_id not in docs:
+            close = difflib.get_close_matches(self.doc_id, sorted(docs), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
             raise InvalidFilter(
-                f"Unknown filter {unknown[0][:40]!r}{hint}; use one of: {', '.join(sorted(known))}."
+                f"No document has the id {self.doc_id[:40]!r}{hint} (assistant sources lists them)."
             )
-        clean: dict[str, str | None] = {}
-        for key, raw in value.items():
-            if raw is None or (isinstance(raw, str) and not raw.strip()):
-                clean[key] = None
-                continue
-            if not isinstance(raw, str):
-                raise InvalidFilter(f"Filter {key!r} must be text, not {type(raw).__name__}.")
-            if len(raw) > MAX_FILTER_CHARS:
-                raise InvalidFilter(f"Filter {key!r} is too long ({len(raw):,} characters).")
-            clean[key] = _canonical(key, raw.strip())
-        return cls(**clean)
+        if self.author:
+            bare = Filters(author=self.author)
+            if not any(bare.allows(d) for d in docs.values()):
+                names = {n: n for d in docs.values() for n in d.authors}
+                names |= {n.split()[-1]: n for n in list(names)}  # surnames too: 'Kasin' is Kashin
+                close = list(
+                    dict.fromkeys(
+                        names[m]
+                        for m in difflib.get_close_matches(self.author, sorted(names), n=3, cutoff=0.6)
+                    )
+                )
+                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                raise InvalidFilter(f"No author in the report is called {self.author[:40]!r}{hint}")
+        return self
 
     def allows(self, doc: SourceDoc) -> bool:
         if self.area and doc.area != self.area:
@@ -88,7 +117,19 @@ class Filters:
         return True
 
     def active(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self))
+        return any(getattr(self, name) for name in type(self).model_fields)
+
+
+def _message(exc: ValidationError, known: list[str]) -> str:
+    """The first problem pydantic found, as one line for the user."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else ""
+    if error["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"Unknown filter {name[:40]!r}{hint}; use one of: {', '.join(known)}."
+    cause = error.get("ctx", {}).get("error")
+    return str(cause) if cause else f"Filter {name!r}: {error['msg']}."
 
 
 MAX_FILTER_CHARS = 200
@@ -123,7 +164,7 @@ def _canonical(key: str, raw: str) -> str:
         return raw
     close = difflib.get_close_matches(low, [o.lower() for o in options], n=1, cutoff=0.5)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise InvalidFilter(f"Unknown {key} {raw[:40]!r}{hint}; choose one of: {', '.join(options)}.")
+    raise ValueError(f"Unknown {key} {raw[:40]!r}{hint}; choose one of: {', '.join(options)}.")
 
 
 class Lexical:
@@ -199,6 +240,10 @@ class Engine:
         self.catalog = index.derived("catalog", lambda: Catalog(index.docs, index.chunks))
         # spaCy's analysis of every report sentence (about 15 s): once per build, never per question
         self.facts = index.derived("facts", lambda: ReportFacts.build(index))
+
+    def filters(self, value: Filters | Mapping[str, Any] | None) -> Filters:
+        """``value`` validated: by ``Filters.parse``, then against this index's documents."""
+        return Filters.parse(value).check(self.index.docs)
 
     def allowed(self, filters: Filters) -> np.ndarray:
         mask = np.array([filters.allows(self.index.docs[c.doc_id]) for c in self.index.chunks])
@@ -344,5 +389,5 @@ class HybridRetriever(BaseRetriever):
 
         text = validate_question(query, self.engine.settings.max_question_chars)  # the rule of ask()
         q = analyse(text, None, self.engine.catalog)
-        found = self.engine.retrieve(q, Filters.parse(self.filters), self.k)
+        found = self.engine.retrieve(q, self.engine.filters(self.filters), self.k)
         return [to_document(p) for p in found.passages]

@@ -53,6 +53,12 @@ def test_search_and_filters(bot, index_dir: Path) -> None:  # type: ignore[no-un
         (["ask", ""], "error: Please type a question"),
         (["ask", "x" * 100_000], "error: The question is too long"),
         (["ask", "--area", "moon", "anything"], "error: Unknown area 'moon'"),
+        (
+            ["ask", "--author", "Kashn", "What is the S-400?"],
+            "error: No author in the report is called 'Kashn'",
+        ),
+        (["ask", "--doc", "ch99", "What is the S-400?"], "error: No document has the id 'ch99'"),
+        (["search", "--author", "Nobody", "S-400"], "error: No author in the report is called 'Nobody'"),
     ],
 )
 def test_errors_are_one_line(bot, index_dir: Path, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]

@@ -66,7 +66,17 @@ def test_bad_filters_are_clear_errors(bot) -> None:  # type: ignore[no-untyped-d
         bot.search("x", filters={"area": "underwater basket weaving"})
     with pytest.raises(InvalidFilter):
         Filters.parse({"area": 3})
-    assert bot.search("space", k=3, filters={"author": "Nobody Atall"}) == []
+    # values only the report knows are checked against it: an unknown one would only abstain
+    with pytest.raises(InvalidFilter, match="No author in the report is called 'Nobody Atall'"):
+        bot.search("space", k=3, filters={"author": "Nobody Atall"})
+    with pytest.raises(InvalidFilter, match=r"did you mean 'Vasili?y Kashin'"):
+        bot.ask("What is the S-400?", filters={"author": "Kasin"})
+    with pytest.raises(InvalidFilter, match="No document has the id 'ch99'"):
+        bot.retriever(filters={"doc_id": "ch99"})
+    with pytest.raises(InvalidFilter, match="Filter names must be text"):
+        bot.ask("What is the S-400?", filters={1: "x", "foo": "y"})
+    with pytest.raises(InvalidFilter, match="Unknown area 'c'"):  # no guessing from a fragment
+        bot.ask("What is the S-400?", filters={"area": "c"})
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25"])
