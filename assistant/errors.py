@@ -9,6 +9,10 @@ class InvalidQuestion(AssistantError):
     """The question is empty, too long, or otherwise unusable."""
 
 
+class InvalidConversation(AssistantError):
+    """A conversation passed in is not a list of ``{"role", "content"}`` messages."""
+
+
 class InvalidFilter(AssistantError):
     """A filter names an unknown field or value."""
 

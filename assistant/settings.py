@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         description="Questions one chat UI process answers at once; more queue. Answering is CPU-bound "
         "and holds the embedding model one question at a time, so more than a few only adds waiting.",
     )
+    ui_max_request_bytes: int = Field(
+        4_000_000,
+        description="Largest request the chat UI reads (a conversation travels with each question); "
+        "larger ones are refused before any work.",
+    )
     ui_user: str = Field(
         "", description="Login name for the chat UI; login is required only when it and ui_password are set."
     )

@@ -82,13 +82,14 @@ def validate_question(question: object, limit: int) -> str:
 
     if not isinstance(question, str):
         raise InvalidQuestion("The question must be text.")
+    typed = len(question.strip())  # what the user typed, checked before any work on it
+    if typed > limit:
+        raise InvalidQuestion(
+            f"The question is too long ({typed:,} characters); please keep it under {limit:,}."
+        )
     text = clean_question(question)
     if not text:
         raise InvalidQuestion("Please type a question; this one is empty.")
-    if len(text) > limit:
-        raise InvalidQuestion(
-            f"The question is too long ({len(text):,} characters); please keep it under {limit:,}."
-        )
     if not any(ch.isalnum() for ch in text):
         raise InvalidQuestion("The question has no words in it; please rephrase.")
     return text

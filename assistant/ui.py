@@ -14,7 +14,9 @@ import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .errors import AssistantError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import AssistantError, InvalidConversation
 from .settings import Settings
 from .types import AREAS, PERSPECTIVES, Answer, Citation, Passage, Section, SourceDoc
 
@@ -288,6 +290,12 @@ def respond(
     question = question or ""
     history = list(history or [])
     chat = list(chat or [])
+    if len(question.strip()) > bot.settings.max_question_chars:  # refused before any work
+        try:
+            bot.validate(question)
+        except AssistantError as exc:
+            yield question, [*chat, {"role": "assistant", "content": render_error(str(exc))}], history, ""
+            return
     if mode == "compare" and not question.strip() and area in AREAS:
         from .compare import area_question
 
@@ -325,6 +333,76 @@ def respond(
     # the question goes back in the box to fix, and stays out of the history, so it cannot
     # derail the next follow-up
     yield question, reply(render_error(message)), history, ""
+
+
+# --- the stateless API for programs ----------------------------------------------------------
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: str = "text"
+    text: str
+
+
+class _Message(BaseModel):
+    """One message of a conversation in the messages format (extra keys such as metadata ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    role: str
+    content: str | list[_Part]
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(part.text for part in self.content if part.type == "text")
+
+
+def conversation_history(conversation: object) -> History:
+    """A conversation in the messages format as the plain history ``Assistant.stream`` takes;
+    ``InvalidConversation`` naming the first message that is not ``{"role", "content"}``."""
+    if conversation is None:
+        return []
+    if not isinstance(conversation, list):
+        raise InvalidConversation(
+            "The conversation must be a list of messages such as "
+            "[{'role': 'user', 'content': '…'}, {'role': 'assistant', 'content': '…'}]."
+        )
+    history: History = []
+    for n, raw in enumerate(conversation, 1):
+        try:
+            message = _Message.model_validate(raw)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "the message"
+            raise InvalidConversation(
+                f"Message {n} of the conversation is malformed ({where}: {error['msg'].lower()}); each "
+                "message is {'role': 'user' or 'assistant', 'content': text}."
+            ) from None
+        if message.role not in ("user", "assistant"):
+            raise InvalidConversation(
+                f"Message {n} of the conversation has the role {message.role[:20]!r}; "
+                "use 'user' or 'assistant'."
+            )
+        history.append({"role": message.role, "content": message.text()})
+    return history
+
+
+def answer_for_program(
+    bot: Assistant,
+    question: str,
+    conversation: object = None,
+    filters: dict[str, Any] | None = None,
+    mode: str = "answer",
+) -> dict[str, Any]:
+    """The ``/ask`` endpoint: ``Answer.to_dict()`` plus ``plain`` (its plain-text form), answered
+    from exactly the conversation and filters given; nothing is kept between calls."""
+    if mode not in ("answer", "compare"):
+        raise InvalidConversation(f"Unknown mode {str(mode)[:20]!r}; use 'answer' or 'compare'.")
+    history = conversation_history(conversation)
+    if mode == "compare":
+        area = (filters or {}).get("area") if isinstance(filters, dict) else None
+        answer = bot.compare(question, area=area, history=history)
+    else:
+        answer = bot.ask(question, history=history, filters=filters)
+    return {**answer.to_dict(), "plain": answer.format_plain()}
 
 
 # --- the app -------------------------------------------------------------------------------
@@ -375,6 +453,28 @@ def build_app(bot: Assistant) -> gr.Blocks:
     def clear() -> tuple[list[ChatMessage], History, str, str]:
         return [], [], "", ""
 
+    def ask(
+        question: str,
+        conversation: list[dict[str, Any]] | None = None,
+        filters: dict[str, str] | None = None,
+        mode: str = "answer",
+    ) -> dict[str, Any]:
+        """Answer a question from exactly the conversation given (no state is kept between calls).
+
+        conversation: the turns so far in the messages format, [{"role": "user", "content": "…"},
+        {"role": "assistant", "content": "…"}, …]; follow-ups resolve against it. filters: any of
+        area, language, kind, author, perspective, doc_id. mode: "answer" or "compare". Returns the
+        answer's text, its numbered citations (authors, title, publication, date, quote, …),
+        whether it abstained, and "plain", the whole answer with its sources as plain text.
+        """
+        try:
+            return answer_for_program(bot, question, conversation, filters, mode)
+        except AssistantError as exc:
+            raise gr.Error(" ".join(str(exc).split()), print_exception=False) from None
+        except Exception:
+            log.exception("answering %r through the API failed", str(question)[:200])
+            raise gr.Error(ERROR_FALLBACK, print_exception=False) from None
+
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         history = gr.State([])
         gr.Markdown(
@@ -404,6 +504,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
                     elem_id="question",
                     submit_btn=True,
                     max_lines=6,
+                    max_length=bot.settings.max_question_chars,  # the browser stops typing there
                     autofocus=True,
                 )
                 gr.Examples(list(EXAMPLES), inputs=question, label="Examples")
@@ -475,8 +576,9 @@ def build_app(bot: Assistant) -> gr.Blocks:
             answer,
             inputs=[question, chatbot, history, area, perspective, author, source, mode],
             outputs=[question, chatbot, history, plain],
-            api_name="chat",
+            api_visibility="private",  # its conversation is the session's; programs use /ask
         )
+        gr.api(ask, api_name="ask")
         # clearing stops an answer still streaming; the chatbot's own trash icon clears the plain
         # history too, or the next follow-up would resolve against a conversation no longer shown
         for event in (clear_button.click, chatbot.clear):
@@ -487,6 +589,14 @@ def build_app(bot: Assistant) -> gr.Blocks:
                 api_visibility="private",
             )
     return app
+
+
+def _guard(settings: Settings, *, login: bool) -> Any:
+    from starlette.middleware import Middleware
+
+    from .ui_guard import Guard, LoginLimiter
+
+    return Middleware(Guard, login=login, max_body=settings.ui_max_request_bytes, limiter=LoginLimiter())
 
 
 def serve(settings: Settings | None = None, bot: Assistant | None = None, *, block: bool = True) -> gr.Blocks:
@@ -530,6 +640,7 @@ def serve(settings: Settings | None = None, bot: Assistant | None = None, *, blo
             css=CSS,
             theme=theme,
             mcp_server=False,
+            app_kwargs={"middleware": [_guard(settings, login=auth is not None)]},
         )
     except OSError as exc:
         raise AssistantError(

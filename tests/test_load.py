@@ -1,6 +1,6 @@
 """Load: many simulated users asking the running chat UI (`assistant serve`) at once, through
-``gradio_client``, each in its own conversation (later questions may resolve as follow-ups of
-earlier ones). Every request must succeed with exactly the answer the same conversation gets
+``gradio_client`` and its ``/ask`` endpoint, each sending its own conversation so far (later
+questions may resolve as follow-ups of earlier ones). Every request must succeed with exactly the answer the same conversation gets
 in-process, whose citations hold; latency figures are reported.
 
 The CI run is small. The bigger run behind docs/load.md::
@@ -77,7 +77,7 @@ Expected = dict[tuple[str, ...], list[str]]
 
 def expected_answers(bot: Assistant, conversations: set[tuple[str, ...]], corpus: str) -> Expected:
     """The plain-text answers each conversation gets in-process (the UI's own ``respond``, with the
-    history it keeps per session), after checking that every answer's citations hold."""
+    history it keeps), after checking that every answer's citations hold."""
     from assistant.ui import respond
 
     expected: Expected = {}
@@ -115,10 +115,16 @@ def run_load(
             return
         start.wait()
         asked = conversation(n, per_user, questions)
+        so_far: list[dict[str, str]] = []  # the user's own conversation, sent with every question
         for i, question in enumerate(asked):
             began = time.perf_counter()
             try:
-                _, _, plain = client.predict(question, [], "", "", "", api_name="/chat")
+                answer = client.predict(question, so_far, None, "answer", api_name="/ask")
+                plain = answer["plain"]
+                so_far += [
+                    {"role": "user", "content": question},
+                    {"role": "assistant", "content": answer["text"]},
+                ]
                 problem = (
                     ""
                     if plain == expected[asked][i]
@@ -223,8 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{args.questions} --concurrency {args.concurrency}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
             f"{args.users} simulated users, each with its own `gradio_client.Client`, start together and ask "
             f"{args.per_user} questions each (from {args.questions} distinct questions of `evals/questions.jsonl`) "
-            "through the `/chat` endpoint of `assistant serve` on 127.0.0.1, one after another, in its own "
-            "session (so later questions may resolve as follow-ups of earlier ones); the run stops when every "
+            "through the `/ask` endpoint of `assistant serve` on 127.0.0.1, one after another, each with its "
+            "conversation so far (so later questions may resolve as follow-ups of earlier ones); the run stops when every "
             "user has had its answers. A request counts as failed unless its answer is exactly the one the "
             "same conversation gets in-process (whose citations `citations.check` verified). Latency is per "
             "request, from the user's side, until the whole streamed answer has arrived. Each configuration "

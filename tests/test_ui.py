@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,6 +172,54 @@ def test_respond_turns_errors_into_a_message_and_keeps_the_question(bot) -> None
     ]
 
 
+def test_a_question_over_the_limit_is_refused_before_any_work(bot) -> None:  # type: ignore[no-untyped-def]
+    limit = bot.settings.max_question_chars
+    long = "x " * limit
+    (state,) = list(respond(bot, long, [], []))
+    textbox, chat, history, plain = state
+    assert textbox == long and history == [] and plain == ""  # the text stays in the box to fix
+    (reply,) = chat  # and is not echoed into the conversation
+    assert f"too long ({len(long.strip()):,} characters)" in reply["content"]
+
+
+def test_length_limits_count_what_was_typed(bot) -> None:  # type: ignore[no-untyped-def]
+    from assistant.errors import InvalidQuestion
+
+    bot.validate("ﷺ" * 200)  # 200 characters typed, 3,600 once normalised: accepted
+    with pytest.raises(InvalidQuestion, match=r"too long \(2,001 characters\)"):
+        bot.validate("ﷺ" * 2001)
+
+
+def test_conversations_for_programs_are_validated() -> None:
+    from assistant.errors import InvalidConversation
+    from assistant.ui import conversation_history
+
+    assert conversation_history(None) == []
+    parts = [{"role": "user", "content": [{"type": "text", "text": "Q"}], "metadata": None}]
+    assert conversation_history(parts) == [{"role": "user", "content": "Q"}]
+    for bad in (
+        {"role": "user"},
+        [{"role": "user", "content": 3}],
+        [["user", "Q"]],
+        [{"role": "system", "content": "x"}],
+    ):
+        with pytest.raises(InvalidConversation):
+            conversation_history(bad)
+
+
+def test_the_login_limiter_waits_longer_after_each_failure() -> None:
+    from assistant.ui_guard import LoginLimiter
+
+    now = [0.0]
+    limiter = LoginLimiter(free=2, max_delay=10.0, clock=lambda: now[0])
+    assert [limiter.failed("a")[1] for _ in range(6)] == [0.0, 1.0, 2.0, 4.0, 8.0, 10.0]
+    assert limiter.wait("a") == 10.0 and limiter.wait("b") == 0.0  # per client
+    now[0] = 10.0
+    assert limiter.wait("a") == 0.0
+    limiter.succeeded("a")
+    assert limiter.failed("a") == (1, 0.0)
+
+
 # --- the running app, in a browser ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def app_url(bot, settings: Settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
@@ -274,9 +325,11 @@ def test_browser_shows_user_markup_as_text(page) -> None:  # type: ignore[no-unt
 
 @pytest.mark.slow
 def test_browser_errors_and_abstentions_are_friendly(page) -> None:  # type: ignore[no-untyped-def]
-    message = ask(page, "x" * 2500).message
-    assert message.locator(".ta-error").inner_text().startswith("⚠️ The question is too long")
-    assert page.locator("#question textarea").input_value() == "x" * 2500  # kept, to shorten
+    box = page.locator("#question textarea")
+    assert box.get_attribute("maxlength") == "2000"  # capped in the browser before any work
+    box.fill("x" * 2500)
+    assert len(box.input_value()) <= 2000
+    box.fill("")
     message = ask(page, "   ").message
     assert "Please type a question" in message.inner_text()
     message = ask(page, "What is the capital of Peru?").message
@@ -284,7 +337,7 @@ def test_browser_errors_and_abstentions_are_friendly(page) -> None:  # type: ign
     assert "Related reading (not cited)" in message.inner_text()
     assert message.locator(".ta-reading").count() >= 1 and message.locator(".ta-citation").count() == 0
     assert "Traceback" not in page.locator("body").inner_text()
-    assert page.locator(f"#chat :is({DONE})").count() == 3
+    assert page.locator(f"#chat :is({DONE})").count() == 2
 
 
 # --- the running app, as a program: `assistant serve` with a login, via gradio_client ----------
@@ -293,23 +346,77 @@ def test_gradio_client_drives_assistant_serve_with_login(bot, index_dir: Path) -
     import httpx
     from gradio_client import Client
 
-    # up once its login page answers
+    question = "What did Russia agree to sell China in 2015?"
     with assistant_serve(index_dir, ASSISTANT_UI_USER="staff", ASSISTANT_UI_PASSWORD="s3cret") as app:
         url = app.url
         assert httpx.get(url + "config", timeout=5).status_code == 401  # nothing without signing in
         client = Client(url, auth=("staff", "s3cret"), verbose=False)
-        textbox, chat, plain = client.predict(
-            "What did Russia agree to sell China in 2015?", [], "", "", "", api_name="/chat"
-        )
-        assert textbox == ""
-        reply = chat[-1]
-        assert reply["role"] == "assistant"
-        assert "S-400" in reply["content"][0]["text"] and "[1]" in reply["content"][0]["text"]
-        assert 'class="ta-citation"' in reply["content"][0]["text"]
-        assert plain == bot.ask("What did Russia agree to sell China in 2015?").format_plain()
-        # the session keeps the conversation: a follow-up through the same client resolves
-        _, chat, plain = client.predict("When was that published?", chat, "", "", "", api_name="/chat")
-        assert "[1]" in plain and len(chat) == 4
+        # one documented endpoint, stateless: the browser's own chat event is not callable
+        assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/ask"]
+        first = client.predict(question, [], None, "answer", api_name="/ask")
+        expected = bot.ask(question)
+        assert {k: v for k, v in first.items() if k != "plain"} == json.loads(json.dumps(expected.to_dict()))
+        assert first["plain"] == expected.format_plain()
+        # a follow-up resolves against exactly the conversation passed, and nothing else
+        conversation = [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": first["text"]},
+        ]
+        follow = client.predict("When was that published?", conversation, None, "answer", api_name="/ask")
+        history = [{"role": m["role"], "content": m["content"]} for m in conversation]
+        assert follow["plain"] == bot.ask("When was that published?", history=history).format_plain()
+        alone = client.predict("When was that published?", [], None, "answer", api_name="/ask")
+        assert alone["plain"] == bot.ask("When was that published?").format_plain() != follow["plain"]
+        # Gradio's own content parts are accepted too; a malformed chat is a clear error
+        parts = [{"role": "user", "content": [{"type": "text", "text": question}]}, conversation[1]]
+        same = client.predict("When was that published?", parts, None, "answer", api_name="/ask")
+        assert same["plain"] == follow["plain"]
+        for bad, message in (
+            ([{"role": "user"}], "Message 1 of the conversation is malformed (content: field required)"),
+            ("hello", "The conversation must be a list of messages"),
+            ([{"role": "bot", "content": "x"}], "Message 1 of the conversation has the role 'bot'"),
+        ):
+            with pytest.raises(Exception, match=re.escape(message)):
+                client.predict("When was that published?", bad, None, "answer", api_name="/ask")
+        with pytest.raises(Exception, match="Unknown area 'moon'"):
+            client.predict(question, [], {"area": "moon"}, "answer", api_name="/ask")
     output = app.output
     assert f"Chat UI at http://127.0.0.1:{app.port}/ (login required)" in output
     assert "Traceback" not in output and "s3cret" not in output
+
+
+@pytest.mark.slow
+def test_login_is_rate_limited_and_state_changing_routes_need_it(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from assistant.ui_guard import FREE_ATTEMPTS
+
+    env = {
+        "ASSISTANT_UI_USER": "staff",
+        "ASSISTANT_UI_PASSWORD": "s3cret",
+        "ASSISTANT_UI_MAX_REQUEST_BYTES": "100000",
+    }
+    with assistant_serve(index_dir, **env) as app:
+        url = app.url.rstrip("/")
+        for path in ("/gradio_api/cancel", "/gradio_api/reset", "/gradio_api/queue/join"):
+            body = {"event_id": "x", "session_hash": "y", "fn_index": 0, "data": []}
+            assert httpx.post(url + path, json=body, timeout=10).status_code == 401, path
+        statuses = [
+            httpx.post(url + "/login", data={"username": "staff", "password": f"guess{n}"}, timeout=10)
+            for n in range(100)
+        ]
+        checked = [r for r in statuses if r.status_code == 400]  # the password was compared
+        refused = [r for r in statuses if r.status_code == 429]
+        assert FREE_ATTEMPTS <= len(checked) <= FREE_ATTEMPTS + 4 and len(checked) + len(refused) == 100
+        assert all(int(r.headers["retry-after"]) >= 1 for r in refused)
+        right = httpx.post(url + "/login", data={"username": "staff", "password": "s3cret"}, timeout=10)
+        assert right.status_code == 429  # not even the right password while the client must wait
+        time.sleep(int(right.headers["retry-after"]) + 0.2)
+        signed_in = httpx.post(url + "/login", data={"username": "staff", "password": "s3cret"}, timeout=10)
+        assert signed_in.status_code == 200
+        too_large = httpx.post(
+            url + "/gradio_api/queue/join", content=b"x" * 200_000, cookies=signed_in.cookies
+        )
+        assert too_large.status_code == 413
+    assert app.output.count("Failed sign-in from 127.0.0.1") == len(checked)
+    assert "s3cret" not in app.output and "Traceback" not in app.output
