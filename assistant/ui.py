@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import AssistantError, InvalidConversation
 from .settings import Settings
+from .text import canonical_name
 from .types import AREAS, PERSPECTIVES, Answer, Citation, Passage, Section, SourceDoc
 
 if TYPE_CHECKING:
@@ -50,12 +52,17 @@ CSS = """
 .ta-sources, .ta-related { margin-top: .75em; padding-top: .5em; font-size: .92em;
   border-top: 1px solid var(--border-color-primary); }
 .ta-sources-title { font-weight: 600; margin-bottom: .25em; }
-.ta-citation, .ta-reading { margin: .2em 0; }
-.ta-citation > summary, .ta-reading > summary { cursor: pointer; }
+.ta-source, .ta-reading { margin: .2em 0; }
+.ta-source > summary, .ta-reading > summary { cursor: pointer; }
+.ta-citation { margin: .3em 0 0 1.2em; }
+.ta-passage-head { font-size: .92em; }
+.ta-ref { color: var(--color-accent); cursor: pointer; text-decoration: underline dotted; }
+.ta-ref:focus-visible { outline: 2px solid var(--color-accent); border-radius: 3px; }
+.ta-citation.ta-shown { background: var(--color-accent-soft); border-radius: 4px; }
 .ta-tag { display: inline-block; margin-left: .35em; padding: 0 .5em; border-radius: 999px;
   font-size: .82em; background: var(--color-accent-soft); white-space: nowrap; }
 .ta-detail { margin: .2em 0 0 1.2em; }
-.ta-quote { margin: .3em 0 .6em 1.2em; padding-left: .7em; border-left: 3px solid var(--color-accent); }
+.ta-quote { margin: .3em 0 .6em 0; padding-left: .7em; border-left: 3px solid var(--color-accent); }
 .ta-error { color: var(--error-text-color, #b91c1c); }
 .ta-compare { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 1.2em; }
 @media (max-width: 900px) { .ta-compare { grid-template-columns: minmax(0, 1fr); } }
@@ -67,6 +74,28 @@ CSS = """
 .ta-original { font-size: .9em; color: var(--body-text-color-subdued); }
 .ta-source-table a { white-space: nowrap; }
 """
+JS = """() => {
+  // a [n] marker opens its passage under the same answer: by click, Enter or Space
+  const show = (marker) => {
+    const message = marker.closest('[data-testid="bot"]') || document;
+    // the sanitiser keeps classes, not data attributes: the number travels as a class, ta-n-<n>
+    const number = [...marker.classList].find((c) => c.startsWith('ta-n-'));
+    const passage = number && message.querySelector(`.ta-citation.${number}`);
+    if (!passage) return;
+    passage.closest('details').open = true;
+    message.querySelectorAll('.ta-citation.ta-shown').forEach((p) => p.classList.remove('ta-shown'));
+    passage.classList.add('ta-shown');
+    passage.scrollIntoView({block: 'nearest'});
+  };
+  document.addEventListener('click', (e) => {
+    const marker = e.target.closest && e.target.closest('.ta-ref');
+    if (marker) { e.preventDefault(); show(marker); }
+  });
+  document.addEventListener('keydown', (e) => {
+    const marker = e.target.closest && e.target.closest('.ta-ref');
+    if (marker && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); show(marker); }
+  });
+}"""
 MODES: tuple[tuple[str, str], ...] = (("Answer", "answer"), ("Compare perspectives", "compare"))
 
 
@@ -107,9 +136,28 @@ def _block(text: str) -> str:
 
 
 def render_citation(c: Citation) -> str:
+    """One quoted passage under its document: its number, section and the quote."""
+    where = f" Section: {html.escape(c.section)}" if c.section else ""
+    return (
+        f'<div class="ta-citation ta-n-{c.number}"><div class="ta-passage-head">'
+        f"<strong>[{c.number}]</strong>{where}</div>"
+        f'<blockquote class="ta-quote">“{_block(c.quote)}”</blockquote></div>'
+    )
+
+
+def group_citations(citations: list[Citation]) -> list[list[Citation]]:
+    """The citations by document, each document once, in the order it is first cited."""
+    groups: dict[str, list[Citation]] = {}
+    for c in citations:
+        groups.setdefault(c.doc_id or c.label, []).append(c)
+    return list(groups.values())
+
+
+def render_source(passages: list[Citation]) -> str:
+    """One cited document, once: who wrote it and where, its perspective and link, and the
+    passages quoted from it, each by its number."""
+    c = passages[0]
     details = []
-    if c.section:
-        details.append(f"Section: {html.escape(c.section)}")
     if c.original_title:
         details.append(f"Original title: {html.escape(c.original_title)}")
     if c.kind == "appendix" and c.language:
@@ -117,11 +165,26 @@ def render_citation(c: Citation) -> str:
     if c.url:
         details.append(_link(c.url, "Read the original ↗"))
     rows = "".join(f'<div class="ta-detail">{d}</div>' for d in details)
+    numbers = ", ".join(str(p.number) for p in passages)
     return (
-        '<details class="ta-citation">'
-        f"<summary><strong>[{c.number}]</strong> {_label_html(c.label)}"
+        f'<details class="ta-source" data-doc="{html.escape(c.doc_id, quote=True)}">'
+        f"<summary><strong>[{numbers}]</strong> {_label_html(c.label)}"
         f'<span class="ta-tag">{html.escape(perspective_label(c))}</span></summary>'
-        f'{rows}<blockquote class="ta-quote">“{_block(c.quote)}”</blockquote></details>'
+        f"{rows}{''.join(render_citation(p) for p in passages)}</details>"
+    )
+
+
+def render_sources(citations: list[Citation]) -> str:
+    items = "".join(render_source(group) for group in group_citations(citations))
+    return f'<div class="ta-sources"><div class="ta-sources-title">Sources</div>{items}</div>'
+
+
+def _with_markers(escaped: str) -> str:
+    """An escaped text whose ``[n]`` markers open their passage (by click or keyboard)."""
+    return re.sub(
+        r"\[(\d+)\]",
+        r'<span class="ta-ref ta-n-\1" role="button" tabindex="0" title="Show source \1">[\1]</span>',
+        escaped,
     )
 
 
@@ -141,15 +204,10 @@ def render_perspective(section: Section, citations: list[Citation]) -> str:
     """One column of a comparison: the perspective's label, its text, and the sources it cites."""
     text_class = "ta-perspective-text ta-abstained" if section.abstained else "ta-perspective-text"
     cited = [c for c in citations if c.number in section.citations]
-    sources = "".join(render_citation(c) for c in cited)
     return (
         f'<div class="ta-perspective"><div class="ta-perspective-title">{html.escape(section.label)}</div>'
-        f'<div class="{text_class}">{_block(section.text)}</div>'
-        + (
-            f'<div class="ta-sources"><div class="ta-sources-title">Sources</div>{sources}</div>'
-            if cited
-            else ""
-        )
+        f'<div class="{text_class}">{_with_markers(_block(section.text))}</div>'
+        + (render_sources(cited) if cited else "")
         + "</div>"
     )
 
@@ -161,7 +219,8 @@ def render_comparison(answer: Answer) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    """The assistant message: the answer with its ``[n]`` markers, then its sources.
+    """The assistant message: the answer with its ``[n]`` markers, then its sources, each cited
+    document once with its quoted passages under it by number.
 
     The sources live inside the message, so scrolling back (or reloading the conversation)
     keeps each answer's references next to it. A comparison answer shows its perspectives side
@@ -178,12 +237,11 @@ def render_answer(answer: Answer) -> str:
                 f"{items}</div>"
             )
         return "\n\n".join(parts)
-    parts = [html.escape(answer.text)]
+    parts = [_with_markers(html.escape(answer.text))]
     if answer.notice:
         parts.append(f"<em>Note: {html.escape(answer.notice)}</em>")
     if answer.citations:
-        items = "".join(render_citation(c) for c in answer.citations)
-        parts.append(f'<div class="ta-sources"><div class="ta-sources-title">Sources</div>{items}</div>')
+        parts.append(render_sources(answer.citations))
     if answer.related:
         items = "".join(render_related(p) for p in answer.related)
         parts.append(
@@ -199,9 +257,32 @@ def render_error(message: str) -> str:
 
 # --- conversation --------------------------------------------------------------------------
 def author_choices(bot: Assistant) -> list[str]:
-    """Every author named in the report's chapters and sources, by surname."""
-    names = {name for doc in bot.index.docs.values() if doc.kind != "bio" for name in doc.authors}
-    return sorted(names, key=lambda n: (n.split()[-1].lower(), n))
+    """Every author named in the report's chapters and sources, once across the report's spelling
+    variants ('Vasiliy'/'Vasily Kashin': the commoner spelling), sorted by surname."""
+    spellings: dict[str, Counter[str]] = {}
+    for doc in bot.index.docs.values():
+        if doc.kind != "bio":
+            for name in doc.authors:
+                spellings.setdefault(canonical_name(name), Counter())[name] += 1
+    names = [min(c, key=lambda n: (-c[n], n)) for c in spellings.values()]
+    return sorted(names, key=lambda n: (canonical_name(n).split()[-1], n))
+
+
+def describe_filters(
+    area: str | None, perspective: str | None, author: str | None, source: str | None, labels: dict[str, str]
+) -> str:
+    """The banner over the chat while filters restrict the answers ('' when none do)."""
+    parts = [
+        f"{name}: {html.escape(value)}"
+        for name, value in (
+            ("Area", area),
+            ("Perspective", perspective),
+            ("Author", author),
+            ("Source", labels.get(source or "", source)),
+        )
+        if value
+    ]
+    return "Answers use only: " + " · ".join(parts) if parts else ""
 
 
 def source_choices(bot: Assistant) -> list[tuple[str, str]]:
@@ -416,8 +497,9 @@ def _gradio() -> Any:
     return gradio
 
 
-def build_app(bot: Assistant) -> gr.Blocks:
-    """The chat UI as a ``gradio.Blocks``; every question goes through ``bot.stream``."""
+def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
+    """The chat UI as a ``gradio.Blocks``; every question goes through ``bot.stream``. With
+    ``login``, a sign-out link."""
     gr = _gradio()
     authors = author_choices(bot)
     sources = source_choices(bot)
@@ -453,6 +535,15 @@ def build_app(bot: Assistant) -> gr.Blocks:
     def clear() -> tuple[list[ChatMessage], History, str, str]:
         return [], [], "", ""
 
+    source_labels = dict((doc_id, label) for label, doc_id in sources)
+
+    def banner(area: str, perspective: str, author: str, source: str) -> Any:
+        text = describe_filters(area, perspective, author, source, source_labels)
+        return gr.Row(visible=bool(text)), text
+
+    def no_filters() -> tuple[str, str, str, str]:
+        return "", "", "", ""
+
     def ask(
         question: str,
         conversation: list[dict[str, Any]] | None = None,
@@ -486,6 +577,9 @@ def build_app(bot: Assistant) -> gr.Blocks:
         )
         with gr.Row():
             with gr.Column(scale=3):
+                with gr.Row(visible=False, elem_id="filter-banner", equal_height=True) as banner_row:
+                    banner_text = gr.Markdown("", elem_id="filter-banner-text")
+                    clear_filters = gr.Button("Clear filters", size="sm", scale=0, elem_id="clear-filters")
                 chatbot = gr.Chatbot(
                     label="Conversation",
                     show_label=False,
@@ -507,7 +601,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
                     max_length=bot.settings.max_question_chars,  # the browser stops typing there
                     autofocus=True,
                 )
-                gr.Examples(list(EXAMPLES), inputs=question, label="Examples")
+                examples = gr.Examples(list(EXAMPLES), inputs=question, label="Examples")
             with gr.Column(scale=1, min_width=260):
                 mode = gr.Radio(
                     [*MODES],
@@ -531,6 +625,8 @@ def build_app(bot: Assistant) -> gr.Blocks:
                     info="Ask about one chapter or translated source (see Browse the sources).",
                 )
                 clear_button = gr.Button("Clear conversation", elem_id="clear")
+                if login:
+                    gr.Button("Sign out", link="/logout", size="sm", elem_id="logout")
                 with gr.Accordion("Copy the last answer", open=False, elem_id="copy-panel"):
                     plain = gr.Textbox(
                         label="Last answer with its references, as plain text",
@@ -570,14 +666,25 @@ def build_app(bot: Assistant) -> gr.Blocks:
         browsing = [browse_area, browse_language, browse_kind, browse_author]
         for control in browsing:
             control.change(browse, inputs=browsing, outputs=[table, chosen], api_visibility="private")
-        ask_button.click(ask_about, inputs=[chosen], outputs=[source, mode, panel], api_visibility="private")
+        focus = "() => { document.querySelector('#question textarea')?.focus(); }"
+        ask_button.click(
+            ask_about, inputs=[chosen], outputs=[source, mode, panel], api_visibility="private"
+        ).then(None, js=focus)
+        filters = [area, perspective, author, source]
+        for control in filters:
+            control.change(
+                banner, inputs=filters, outputs=[banner_row, banner_text], api_visibility="private"
+            )
+        clear_filters.click(no_filters, outputs=filters, api_visibility="private").then(None, js=focus)
 
-        asking = question.submit(
-            answer,
-            inputs=[question, chatbot, history, area, perspective, author, source, mode],
-            outputs=[question, chatbot, history, plain],
-            api_visibility="private",  # its conversation is the session's; programs use /ask
-        )
+        turn = {
+            "fn": answer,
+            "inputs": [question, chatbot, history, area, perspective, author, source, mode],
+            "outputs": [question, chatbot, history, plain],
+            "api_visibility": "private",  # its conversation is the session's; programs use /ask
+        }
+        asking = question.submit(**turn)
+        chip = examples.load_input_event.then(**turn)  # an example is asked, not only typed in
         gr.api(ask, api_name="ask")
         # clearing stops an answer still streaming; the chatbot's own trash icon clears the plain
         # history too, or the next follow-up would resolve against a conversation no longer shown
@@ -585,7 +692,7 @@ def build_app(bot: Assistant) -> gr.Blocks:
             event(
                 clear,
                 outputs=[chatbot, history, question, plain],
-                cancels=[asking],
+                cancels=[asking, chip],
                 api_visibility="private",
             )
     return app
@@ -623,7 +730,7 @@ def serve(settings: Settings | None = None, bot: Assistant | None = None, *, blo
     # another font; registering the full Bold instead gives bold text one face.
     font = gr.themes.LocalFont("Source Sans Pro", weights=(400, 700))
     theme = gr.themes.Default(font=[font, "ui-sans-serif", "system-ui", "sans-serif"])
-    app = build_app(bot)
+    app = build_app(bot, login=auth is not None)
     # Assistant.ask is thread-safe (the embedding model takes one question at a time; Chroma and
     # the rest are read-only), so a few answers overlap instead of queueing behind each other
     app.queue(default_concurrency_limit=max(1, settings.ui_concurrency))
@@ -633,11 +740,12 @@ def serve(settings: Settings | None = None, bot: Assistant | None = None, *, blo
             server_port=settings.ui_port,
             share=False,
             auth=auth,
-            auth_message="Sign in with the account your administrator gave you.",
+            auth_message=f"{TITLE}. Sign in with the account your administrator gave you.",
             prevent_thread_lock=True,
             show_error=False,
             quiet=True,
             css=CSS,
+            js=JS,
             theme=theme,
             mcp_server=False,
             app_kwargs={"middleware": [_guard(settings, login=auth is not None)]},

@@ -76,10 +76,11 @@ def test_user_text_is_shown_literally() -> None:
 def test_answer_renders_markers_and_every_source_field() -> None:
     answer = Answer(question="q", text="Russia agreed to sell the S-400. [1]", citations=[_citation()])
     out = render_answer(answer)
-    assert out.startswith("Russia agreed to sell the S-400. [1]\n\n")
-    assert (
-        '<details class="ta-citation"><summary><strong>[1]</strong> Alexander Gabuev and Vasily Kashin' in out
+    assert out.startswith(
+        'Russia agreed to sell the S-400. <span class="ta-ref ta-n-1" role="button" tabindex="0"'
     )
+    assert '<details class="ta-source" data-doc="a1">' in out
+    assert "<summary><strong>[1]</strong> Alexander Gabuev and Vasily Kashin" in out
     assert "<em>Armed Friendship</em>, Carnegie Moscow Center, November 2, 2017" in out
     assert '<span class="ta-tag">Russian source</span>' in out
     assert "Section: Excerpts" in out and "Original title: Вооруженная дружба" in out
@@ -87,6 +88,42 @@ def test_answer_renders_markers_and_every_source_field() -> None:
     assert '<a href="https://carnegieendowment.org/files/CP_Gabuev_Kashin_web.pdf" target="_blank"' in out
     assert '<blockquote class="ta-quote">“Russia agreed to sell the S-400.”</blockquote>' in out
     assert "\n" not in out.split("\n\n", 1)[1]  # the HTML block stays one Markdown block
+
+
+def test_each_cited_document_is_listed_once_with_its_passages() -> None:
+    same = {"doc_id": "app-1"}
+    citations = [
+        _citation(number=1, quote="First passage.", **same),
+        _citation(number=2, quote="Other.", doc_id="ch2", label="Paul Schwartz, *Exercises*"),
+        _citation(number=3, quote="Second passage.", section="Conclusion", **same),
+    ]
+    out = render_answer(Answer(question="q", text="A [1] B [2] C [3]", citations=citations))
+    assert out.count('class="ta-source"') == 2 and out.count('class="ta-citation ta-n-') == 3
+    first = out.split('<details class="ta-source"')[1]
+    assert "<summary><strong>[1, 3]</strong> Alexander Gabuev and Vasily Kashin" in first
+    assert first.index("First passage.") < first.index("Second passage.") and "Section: Conclusion" in first
+    assert out.count("Read the original") == 2  # once a document, not once a passage
+
+
+def test_filter_banner_names_what_restricts_the_answers() -> None:
+    from assistant.ui import describe_filters
+
+    labels = {"ch6": "Marc Julienne — China-Russia Cooperation in Space"}
+    assert describe_filters("", "", "", "", labels) == ""
+    assert describe_filters("space and cyber", None, "", "ch6", labels) == (
+        "Answers use only: Area: space and cyber · Source: Marc Julienne — China-Russia Cooperation in Space"
+    )
+
+
+def test_authors_are_listed_once_across_spellings_by_surname(bot) -> None:  # type: ignore[no-untyped-def]
+    from assistant.text import canonical_name
+    from assistant.ui import author_choices
+
+    names = author_choices(bot)
+    assert len({canonical_name(n) for n in names}) == len(names)
+    assert sum("Kashin" in n for n in names) == 1
+    surnames = [canonical_name(n).split()[-1] for n in names]
+    assert surnames == sorted(surnames)
 
 
 def test_everything_rendered_in_html_is_escaped() -> None:
@@ -98,7 +135,11 @@ def test_everything_rendered_in_html_is_escaped() -> None:
     )
     out = render_answer(Answer(question="q", text="<b>x</b> [1]", citations=[evil], notice="<u>n</u>"))
     assert "<script>" not in out and "<img" not in out and "<b>" not in out and "<u>" not in out
-    assert "&lt;script&gt;" in out and "&lt;b&gt;x&lt;/b&gt; [1]" in out and "&lt;i&gt;s&lt;/i&gt;" in out
+    assert (
+        "&lt;script&gt;" in out
+        and '&lt;b&gt;x&lt;/b&gt; <span class="ta-ref ta-n-1"' in out
+        and "&lt;i&gt;s&lt;/i&gt;" in out
+    )
     assert "href" not in out  # only http(s) links become links
 
 
@@ -259,20 +300,20 @@ def test_browser_answer_streams_with_numbered_sources_and_quotes(page, corpus_te
     message = turn.message
     text = message.inner_text()
     assert "S-400" in text and "[1]" in text
-    citations = message.locator("details.ta-citation")
+    citations = message.locator("details.ta-source")
     assert citations.count() >= 1
     first = citations.first
-    assert "[1]" in first.locator("summary").inner_text()
+    assert first.locator("summary").inner_text().startswith(("[1]", "[1,"))  # the passages' numbers
     assert "Alexander Gabuev and Vasily Kashin" in first.locator("summary").inner_text()
     assert "Armed Friendship" in first.locator("summary em").first.inner_text()
-    assert not first.locator("blockquote").is_visible()  # collapsed until opened
+    assert not first.locator("blockquote").first.is_visible()  # collapsed until opened
     toggle_sources(message)
-    quote = first.locator("blockquote").inner_text().strip("“” \n")
-    assert first.locator("blockquote").is_visible() and len(quote) > 40
+    quote = first.locator("blockquote").first.inner_text().strip("“” \n")
+    assert first.locator("blockquote").first.is_visible() and len(quote) > 40
     assert quote in corpus_text  # the passage shown is the report's own words
     assert (
         first.get_by_text("Russian source").is_visible()
-        and first.get_by_text("Section: Excerpts").is_visible()
+        and first.get_by_text("Section: Excerpts").first.is_visible()
     )
     assert first.locator("a").get_attribute("href") == (
         "https://carnegieendowment.org/files/CP_Gabuev_Kashin_web.pdf"
@@ -288,10 +329,10 @@ def test_browser_answer_streams_with_numbered_sources_and_quotes(page, corpus_te
 @pytest.mark.slow
 def test_browser_follow_up_resolves_against_the_conversation(page) -> None:  # type: ignore[no-untyped-def]
     first = ask(page, S400).message
-    first_source = first.locator("details.ta-citation summary em").first.inner_text()
+    first_source = first.locator("details.ta-source summary em").first.inner_text()
     follow = ask(page, "When was that published?").message
     assert "2017" in follow.inner_text() and "Armed Friendship" in follow.inner_text()
-    assert follow.locator("details.ta-citation summary em").first.inner_text() == first_source
+    assert follow.locator("details.ta-source summary em").first.inner_text() == first_source
     assert page.locator(BOT).count() == 2 and page.locator(USER).count() == 2
     # clearing starts over: the same follow-up no longer refers to Armed Friendship
     clear(page)
@@ -303,13 +344,58 @@ def test_browser_follow_up_resolves_against_the_conversation(page) -> None:  # t
 def test_browser_filter_restricts_every_source(page) -> None:  # type: ignore[no-untyped-def]
     choose(page, "filter-perspective", "Chinese sources")
     message = ask(page, "What do the sources say about joint exercises?").message
-    tags = message.locator(".ta-citation .ta-tag").all_inner_texts()
+    tags = message.locator(".ta-source .ta-tag").all_inner_texts()
     assert tags and set(tags) == {"Chinese source"}
+    banner = page.locator("#filter-banner")
+    assert banner.is_visible() and "Perspective: Chinese sources" in banner.inner_text()
     choose(page, "filter-perspective", "Russian sources")
     choose(page, "filter-area", "Military exercises")
     message = ask(page, "What do the sources say about joint exercises?").message
-    tags = message.locator(".ta-citation .ta-tag").all_inner_texts()
+    tags = message.locator(".ta-source .ta-tag").all_inner_texts()
     assert tags and set(tags) == {"Russian source"}
+    assert "Area: military exercises" in banner.inner_text()
+    page.locator("#clear-filters").click()  # one click lifts every filter
+    page.wait_for_function("() => !document.querySelector('#filter-banner')?.checkVisibility()")
+    assert page.locator("#filter-perspective input").input_value() == "Any perspective"
+    assert page.evaluate("() => document.activeElement === document.querySelector('#question textarea')")
+
+
+@pytest.mark.slow
+def test_browser_citation_markers_open_their_passage(page) -> None:  # type: ignore[no-untyped-def]
+    message = ask(page, S400).message
+    markers = message.locator(".ta-ref")
+    assert markers.count() >= 1
+    passage = message.locator(".ta-citation.ta-n-1")
+    assert not passage.is_visible()  # its document is collapsed
+    markers.first.click()
+    assert passage.is_visible() and "ta-shown" in (passage.get_attribute("class") or "")
+    for details in message.locator("details.ta-source[open] > summary").all():
+        details.click()  # close again, then open by keyboard
+    assert not passage.is_visible()
+    markers.first.focus()
+    page.keyboard.press("Enter")
+    assert passage.is_visible()
+
+
+@pytest.mark.slow
+def test_browser_example_chips_ask_their_question(page) -> None:  # type: ignore[no-untyped-def]
+    from assistant.ui import EXAMPLES
+
+    page.evaluate(_WATCH_FOR_ANSWER, [BOT, DONE])
+    page.get_by_text(EXAMPLES[0], exact=True).first.click()
+    page.wait_for_function("() => window.__answered === true", timeout=90_000)
+    assert page.locator(USER).last.inner_text().strip() == EXAMPLES[0]
+    assert "S-400" in page.locator(BOT).last.inner_text()
+
+
+_WATCH_FOR_ANSWER = """([bot, done]) => {
+  window.__answered = false;
+  const observer = new MutationObserver(() => {
+    const bots = document.querySelectorAll(bot);
+    if (bots.length && bots[bots.length - 1].querySelector(done)) { window.__answered = true; observer.disconnect(); }
+  });
+  observer.observe(document.querySelector('#chat'), {subtree: true, childList: true});
+}"""
 
 
 @pytest.mark.slow
