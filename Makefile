@@ -47,6 +47,8 @@ bench: setup
 # the UI tests drive Debian's chromium through Playwright (never `playwright install`)
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y postgresql)
 
 clean-index:
 	rm -rf "$${ASSISTANT_INDEX_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/transatlantic-assistant/index}"

@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from .errors import AssistantError
@@ -81,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true", help="print every field as JSON")
 
     sub.add_parser("chat", help="a conversation in the terminal (follow-up questions work)")
+    feedback = sub.add_parser("feedback", help="feedback given in the chat UI")
+    feedback_sub = feedback.add_subparsers(dest="action", required=True)
+    export = feedback_sub.add_parser(
+        "export", help="the flagged answers as draft question-set items (JSON lines) for review"
+    )
+    export.add_argument("--out", type=Path, default=Path("feedback-drafts.jsonl"), help="file to write")
+    feedback_sub.add_parser("list", help="every feedback record, one line each")
     sub.add_parser("info", help="where the index lives and what it was built from")
     from .bench import add_bench_parser
     from .evaluate import add_eval_parser
@@ -170,6 +178,20 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         print(f"build:     {served.location} (current)")
         print(f"built at:  {served.manifest['built_at']}, {served.manifest['chunks']} chunks")
+        return 0
+
+    if args.command == "feedback":
+        from .feedback import FeedbackStore
+
+        store = FeedbackStore(settings)
+        if args.action == "export":
+            count = store.export(args.out)
+            print(f"{count} flagged answers written to {args.out} as draft items (split 'draft') to review")
+            return 0
+        for f in store.all():
+            wrong = f" wrong: {f.wrong_citations}" if f.wrong_citations else ""
+            note = f" — {f.comment}" if f.comment else ""
+            print(f"{f.id}\t{f.created_at}\t{f.verdict}{wrong}\t{f.question}{note}")
         return 0
 
     if args.command == "serve":

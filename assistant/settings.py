@@ -18,6 +18,11 @@ def _default_index_dir() -> Path:
     return Path(base) / "transatlantic-assistant" / "index"
 
 
+def _default_feedback_path() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "transatlantic-assistant" / "feedback.sqlite3"
+
+
 class Settings(BaseSettings):
     """Settings for every stage; ``Settings(field=value)`` or ``ASSISTANT_FIELD=value``."""
 
@@ -123,6 +128,15 @@ class Settings(BaseSettings):
         4_000_000,
         description="Largest request the chat UI reads (a conversation travels with each question); "
         "larger ones are refused before any work.",
+    )
+    feedback_path: Path = Field(
+        default_factory=_default_feedback_path,
+        description="The SQLite file that keeps feedback on answers (when feedback_url is empty).",
+    )
+    feedback_url: str = Field(
+        "",
+        description="A SQLAlchemy URL for the feedback database instead (e.g. "
+        "postgresql+pg8000://user:pw@host/db), when several machines serve the UI.",
     )
     ui_user: str = Field(
         "", description="Login name for the chat UI; login is required only when it and ui_password are set."

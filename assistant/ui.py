@@ -9,15 +9,19 @@ from __future__ import annotations
 import html
 import logging
 import re
+import tempfile
 import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .errors import AssistantError, InvalidConversation
+from .feedback import Feedback, FeedbackStore, Verdict
 from .settings import Settings
 from .text import canonical_name
 from .types import AREAS, PERSPECTIVES, Answer, Citation, Passage, Section, SourceDoc
@@ -33,6 +37,18 @@ ChatMessage = dict[str, Any]
 """A Gradio ``messages`` entry: ``{"role", "content", ...}``; content may be rendered HTML."""
 History = list[dict[str, str]]
 """The plain conversation handed to ``Assistant.stream``: questions and answer texts only."""
+
+
+@dataclass
+class Turn:
+    """One answered turn of a browser session: where its message sits in the chat, the answer,
+    and what it was asked with (for feedback and exports)."""
+
+    index: int
+    answer: Answer
+    filters: dict[str, str]
+    history: History
+
 
 TITLE = "Broader Transatlantic Security — cited answers"
 EXAMPLES: tuple[str, ...] = (
@@ -59,6 +75,10 @@ CSS = """
 .ta-ref { color: var(--color-accent); cursor: pointer; text-decoration: underline dotted; }
 .ta-ref:focus-visible { outline: 2px solid var(--color-accent); border-radius: 3px; }
 .ta-citation.ta-shown { background: var(--color-accent-soft); border-radius: 4px; }
+.ta-hidden { display: none; }
+.ta-copy-bar { margin-top: .4em; font-size: .85em; }
+.ta-copy { cursor: pointer; margin-right: 1em; text-decoration: underline dotted; }
+.ta-copy.ta-copied::after { content: " ✓"; }
 .ta-tag { display: inline-block; margin-left: .35em; padding: 0 .5em; border-radius: 999px;
   font-size: .82em; background: var(--color-accent-soft); white-space: nowrap; }
 .ta-detail { margin: .2em 0 0 1.2em; }
@@ -87,14 +107,21 @@ JS = """() => {
     passage.classList.add('ta-shown');
     passage.scrollIntoView({block: 'nearest'});
   };
-  document.addEventListener('click', (e) => {
+  // "Copy as text" / "Copy as Markdown" under an answer copy that answer's hidden text
+  const copy = async (button) => {
+    const form = button.classList.contains('ta-copy-markdown') ? 'markdown' : 'plain';
+    const source = button.closest('.ta-copy-bar').querySelector(`.ta-copy-${form}-source`);
+    await navigator.clipboard.writeText(source.textContent);
+    button.classList.add('ta-copied');
+  };
+  const act = (e) => {
     const marker = e.target.closest && e.target.closest('.ta-ref');
+    const button = e.target.closest && e.target.closest('.ta-copy');
     if (marker) { e.preventDefault(); show(marker); }
-  });
-  document.addEventListener('keydown', (e) => {
-    const marker = e.target.closest && e.target.closest('.ta-ref');
-    if (marker && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); show(marker); }
-  });
+    if (button) { e.preventDefault(); copy(button); }
+  };
+  document.addEventListener('click', act);
+  document.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') act(e); });
 }"""
 MODES: tuple[tuple[str, str], ...] = (("Answer", "answer"), ("Compare perspectives", "compare"))
 
@@ -179,6 +206,26 @@ def render_sources(citations: list[Citation]) -> str:
     return f'<div class="ta-sources"><div class="ta-sources-title">Sources</div>{items}</div>'
 
 
+def render_copy(answer: Answer) -> str:
+    """Copy this answer as plain text or as Markdown with footnotes (the texts travel hidden in
+    the message, so every answer of the conversation can be copied, not only the last)."""
+    from .export import answer_markdown
+
+    return (
+        '<div class="ta-copy-bar">'
+        '<span class="ta-copy ta-copy-plain" role="button" tabindex="0">Copy as text</span>'
+        '<span class="ta-copy ta-copy-markdown" role="button" tabindex="0">Copy as Markdown</span>'
+        f'<pre class="ta-hidden ta-copy-plain-source">{_one_line(answer.format_plain())}</pre>'
+        f'<pre class="ta-hidden ta-copy-markdown-source">{_one_line(answer_markdown(answer))}</pre>'
+        "</div>"
+    )
+
+
+def _one_line(text: str) -> str:
+    """Escaped, with line breaks as character references: the HTML stays one Markdown block."""
+    return html.escape(text).replace("\n", "&#10;")
+
+
 def _with_markers(escaped: str) -> str:
     """An escaped text whose ``[n]`` markers open their passage (by click or keyboard)."""
     return re.sub(
@@ -241,7 +288,7 @@ def render_answer(answer: Answer) -> str:
     if answer.notice:
         parts.append(f"<em>Note: {html.escape(answer.notice)}</em>")
     if answer.citations:
-        parts.append(render_sources(answer.citations))
+        parts.append(render_sources(answer.citations) + render_copy(answer))
     if answer.related:
         items = "".join(render_related(p) for p in answer.related)
         parts.append(
@@ -361,8 +408,12 @@ def respond(
     author: str | None = None,
     source: str | None = None,
     mode: str | None = None,
+    record: list[Turn] | None = None,
 ) -> Iterator[tuple[str, list[ChatMessage], History, str]]:
     """One turn: yields ``(textbox, chat, plain history, plain-text answer)`` as the answer streams.
+
+    ``record``, when given, gets the finished turn appended (its message's place in the chat and
+    the ``Answer``), for feedback and exports.
 
     ``source`` restricts the answer to one document (a ``doc_id``); ``mode="compare"`` answers
     with the three perspectives side by side (with no question, about the chosen area). Every
@@ -393,6 +444,9 @@ def respond(
     try:
         for piece in _turn(bot, question, history, _filters(area, perspective, author, source), mode):
             if isinstance(piece, Answer):
+                if record is not None:
+                    chosen = _filters(area, perspective, author, source) or {}
+                    record.append(Turn(len(chat), piece, chosen, list(history)))
                 history += [
                     {"role": "user", "content": question},
                     {"role": "assistant", "content": piece.text},
@@ -513,13 +567,79 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
         question: str,
         chat: list[ChatMessage],
         history: History,
+        turns: list[Turn],
         area: str,
         perspective: str,
         author: str,
         source: str = "",
         mode: str = "answer",
-    ) -> Iterator[tuple[str, list[ChatMessage], History, str]]:
-        yield from respond(bot, question, chat, history, area, perspective, author, source, mode)
+    ) -> Iterator[tuple[str, list[ChatMessage], History, str, list[Turn]]]:
+        turns = list(turns or [])
+        for state in respond(bot, question, chat, history, area, perspective, author, source, mode, turns):
+            yield (*state, turns)
+
+    store: list[FeedbackStore] = []
+
+    def save(feedback: Feedback) -> str:
+        if not store:
+            store.append(FeedbackStore(bot.settings))
+        try:
+            store[0].record(feedback)
+        except AssistantError as exc:
+            log.warning("Feedback not saved: %s", exc)
+            return f"⚠️ {html.escape(str(exc))}"
+        return "Thank you: your feedback is saved."
+
+    def liked(data: gr.LikeData, turns: list[Turn]) -> str:
+        index = data.index[0] if isinstance(data.index, list | tuple) else data.index
+        turn = next((t for t in turns or [] if t.index == index), None)
+        if turn is None or data.liked is None or data.liked == "":
+            return ""
+        verdict: Verdict = "up" if data.liked is True or data.liked == "Like" else "down"
+        return save(Feedback.of(verdict, turn.answer, filters=turn.filters, history=turn.history))
+
+    liked.__annotations__["data"] = gr.LikeData  # so Gradio passes the event's data
+
+    def wrong_choices(turns: list[Turn]) -> Any:
+        last = turns[-1].answer if turns else None
+        options = (
+            [(f"[{c.number}] {c.label.replace('*', '')}", c.number) for c in last.citations] if last else []
+        )
+        return gr.CheckboxGroup(choices=options, value=[])
+
+    def report(wrong: list[int], comment: str, turns: list[Turn]) -> tuple[str, Any, str]:
+        if not turns:
+            return "Ask a question first; feedback is about an answer.", gr.CheckboxGroup(), comment
+        turn = turns[-1]
+        verdict: Verdict = "citation" if wrong else "down"
+        message = save(
+            Feedback.of(
+                verdict,
+                turn.answer,
+                wrong_citations=wrong or [],
+                comment=comment or "",
+                filters=turn.filters,
+                history=turn.history,
+            )
+        )
+        return message, gr.CheckboxGroup(value=[]), ""
+
+    def exports(turns: list[Turn]) -> Any:
+        from .export import bibtex, cited_documents, conversation_markdown, ris
+
+        if not turns:
+            return gr.File(value=None)
+        answers = [t.answer for t in turns]
+        folder = Path(tempfile.mkdtemp(prefix="conversation-"))
+        documents = cited_documents(answers)
+        files = {
+            "conversation.md": conversation_markdown(answers, TITLE),
+            "sources.bib": bibtex(documents),
+            "sources.ris": ris(documents),
+        }
+        for name, text in files.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        return gr.File(value=[str(folder / name) for name in files])
 
     def browse(area: str, language: str, kind: str, author: str) -> tuple[str, Any]:
         docs = bot.sources(area=area, language=language, kind=kind, author=author)
@@ -532,8 +652,8 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
         # restricting to one document compares nothing; closing the panel brings the chat back
         return doc_id or "", "answer", gr.Accordion(open=False)
 
-    def clear() -> tuple[list[ChatMessage], History, str, str]:
-        return [], [], "", ""
+    def clear() -> tuple[list[ChatMessage], History, str, str, list[Turn]]:
+        return [], [], "", "", []
 
     source_labels = dict((doc_id, label) for label, doc_id in sources)
 
@@ -568,6 +688,7 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
 
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         history = gr.State([])
+        turns = gr.State([])
         gr.Markdown(
             f"## {TITLE}\n"
             "Questions about the CSIS report *Broader Transatlantic Security* (2022). Answers quote "
@@ -586,9 +707,9 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
                     elem_id="chat",
                     height="64vh",
                     min_height=420,
-                    buttons=[],  # no share link; copying is the plain-text box, with its references
+                    buttons=[],  # no share link; each answer has its own copy links
                     latex_delimiters=[],
-                    feedback_options=None,
+                    feedback_options=("Like", "Dislike"),
                     placeholder="Ask a question about the report, or pick an example below.",
                 )
                 question = gr.Textbox(
@@ -627,6 +748,22 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
                 clear_button = gr.Button("Clear conversation", elem_id="clear")
                 if login:
                     gr.Button("Sign out", link="/logout", size="sm", elem_id="logout")
+                with gr.Accordion("Feedback on the last answer", open=False, elem_id="feedback-panel"):
+                    wrong = gr.CheckboxGroup([], label="Sources that are wrong", elem_id="feedback-wrong")
+                    comment = gr.Textbox(
+                        label="Comment (optional)",
+                        lines=2,
+                        max_lines=6,
+                        max_length=2000,
+                        elem_id="feedback-comment",
+                    )
+                    send = gr.Button("Send feedback", size="sm", elem_id="feedback-send")
+                    thanks = gr.Markdown("", elem_id="feedback-status")
+                with gr.Accordion("Export the conversation", open=False, elem_id="export-panel"):
+                    export_button = gr.Button("Markdown, BibTeX and RIS", size="sm", elem_id="export")
+                    exported = gr.File(
+                        label="Files", file_count="multiple", interactive=False, elem_id="exported"
+                    )
                 with gr.Accordion("Copy the last answer", open=False, elem_id="copy-panel"):
                     plain = gr.Textbox(
                         label="Last answer with its references, as plain text",
@@ -679,19 +816,26 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
 
         turn = {
             "fn": answer,
-            "inputs": [question, chatbot, history, area, perspective, author, source, mode],
-            "outputs": [question, chatbot, history, plain],
+            "inputs": [question, chatbot, history, turns, area, perspective, author, source, mode],
+            "outputs": [question, chatbot, history, plain, turns],
             "api_visibility": "private",  # its conversation is the session's; programs use /ask
         }
         asking = question.submit(**turn)
         chip = examples.load_input_event.then(**turn)  # an example is asked, not only typed in
+        for event in (asking, chip):
+            event.then(wrong_choices, inputs=[turns], outputs=[wrong], api_visibility="private")
+        chatbot.like(liked, inputs=[turns], outputs=[thanks], api_visibility="private")
+        send.click(
+            report, inputs=[wrong, comment, turns], outputs=[thanks, wrong, comment], api_visibility="private"
+        )
+        export_button.click(exports, inputs=[turns], outputs=[exported], api_visibility="private")
         gr.api(ask, api_name="ask")
         # clearing stops an answer still streaming; the chatbot's own trash icon clears the plain
         # history too, or the next follow-up would resolve against a conversation no longer shown
         for event in (clear_button.click, chatbot.clear):
             event(
                 clear,
-                outputs=[chatbot, history, question, plain],
+                outputs=[chatbot, history, question, plain, turns],
                 cancels=[asking, chip],
                 api_visibility="private",
             )
