@@ -590,13 +590,13 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
             return f"⚠️ {html.escape(str(exc))}"
         return "Thank you: your feedback is saved."
 
-    def liked(data: gr.LikeData, turns: list[Turn]) -> str:
+    def liked(data: gr.LikeData, turns: list[Turn]) -> None:
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
         turn = next((t for t in turns or [] if t.index == index), None)
         if turn is None or data.liked is None or data.liked == "":
-            return ""
+            return  # the thumb was taken back, or the message is not an answer
         verdict: Verdict = "up" if data.liked is True or data.liked == "Like" else "down"
-        return save(Feedback.of(verdict, turn.answer, filters=turn.filters, history=turn.history))
+        gr.Info(save(Feedback.of(verdict, turn.answer, filters=turn.filters, history=turn.history)))
 
     liked.__annotations__["data"] = gr.LikeData  # so Gradio passes the event's data
 
@@ -824,7 +824,7 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
         chip = examples.load_input_event.then(**turn)  # an example is asked, not only typed in
         for event in (asking, chip):
             event.then(wrong_choices, inputs=[turns], outputs=[wrong], api_visibility="private")
-        chatbot.like(liked, inputs=[turns], outputs=[thanks], api_visibility="private")
+        chatbot.like(liked, inputs=[turns], api_visibility="private")
         send.click(
             report, inputs=[wrong, comment, turns], outputs=[thanks, wrong, comment], api_visibility="private"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -263,15 +264,23 @@ def test_the_login_limiter_waits_longer_after_each_failure() -> None:
 
 # --- the running app, in a browser ---------------------------------------------------------------
 @pytest.fixture(scope="module")
-def app_url(bot, settings: Settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def feedback_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("feedback") / "feedback.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def app_url(bot, settings: Settings, feedback_db: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
     from assistant.ui import serve
 
     port = free_port()
+    shared = bot.settings
+    bot.settings = shared.model_copy(update={"feedback_path": feedback_db})  # feedback goes here
     app = serve(settings.model_copy(update={"ui_port": port}), bot=bot, block=False)
     url = f"http://127.0.0.1:{port}/"
     wait_until_up(url)
     yield url
     app.close()
+    bot.settings = shared
 
 
 @pytest.fixture(scope="module")
@@ -375,6 +384,70 @@ def test_browser_citation_markers_open_their_passage(page) -> None:  # type: ign
     markers.first.focus()
     page.keyboard.press("Enter")
     assert passage.is_visible()
+
+
+def _wait_for(check: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return value
+
+
+@pytest.mark.slow
+def test_browser_feedback_is_stored_and_exported(page, feedback_db: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from assistant.feedback import FeedbackStore
+
+    store = FeedbackStore(url=f"sqlite:///{feedback_db}")
+    before = len(list(store.all()))
+    ask(page, S400)
+    page.locator('#chat button[aria-label="Like"]').last.click()
+    liked = _wait_for(lambda: list(store.all())[before:])
+    assert liked[0].verdict == "up" and liked[0].question == S400 and liked[0].citations
+    # a source marked wrong, with a comment
+    page.get_by_text("Feedback on the last answer").click()
+    page.locator("#feedback-wrong label").first.click()
+    page.locator("#feedback-comment textarea").fill("This source is about something else.")
+    page.locator("#feedback-send").click()
+    page.locator("#feedback-status").get_by_text("your feedback is saved").wait_for()
+    flagged = _wait_for(lambda: [f for f in list(store.all())[before:] if f.verdict == "citation"])
+    assert flagged[0].wrong_citations == [1] and flagged[0].comment == "This source is about something else."
+    out = tmp_path / "drafts.jsonl"
+    exported = subprocess.run(
+        [sys.executable, "-m", "assistant.cli", "feedback", "export", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ASSISTANT_FEEDBACK_PATH": str(feedback_db)},
+        timeout=120,
+    )
+    assert exported.returncode == 0, exported.stderr
+    items = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [i["question"] for i in items][-1] == S400
+    assert items[-1]["feedback"]["marked_wrong"][0]["number"] == 1
+
+
+@pytest.mark.slow
+def test_browser_copies_answers_and_exports_the_conversation(browser, app_url: str) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(
+        viewport={"width": 1400, "height": 1000}, permissions=["clipboard-read", "clipboard-write"]
+    )
+    try:
+        page.goto(app_url)
+        page.locator("#question textarea").wait_for()
+        first = ask(page, S400).message
+        ask(page, "When was that published?")
+        first.locator(".ta-copy-markdown").click()  # an earlier answer, not only the last
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        assert copied.startswith(first.inner_text().split("[1]")[0].strip()[:40]) and "[^1]:" in copied
+        first.locator(".ta-copy-plain").click()
+        assert "\nSources:\n[1] " in page.evaluate("() => navigator.clipboard.readText()")
+        page.get_by_text("Export the conversation").click()
+        page.locator("#export").click()
+        page.locator("#exported a").first.wait_for()
+        listed = "".join(page.locator("#exported").inner_text().split())
+        assert all(name in listed for name in ("conversation.md", "sources.bib", "sources.ris")), listed
+    finally:
+        page.close()
 
 
 @pytest.mark.slow
