@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .chunk import split_sentences
+from .context import locate
 from .embed import embed
 from .index import Index
 from .settings import Settings
@@ -56,7 +57,18 @@ def finalize(
             chunk = index.chunk(ev.chunk_id)
             doc = index.docs[chunk.doc_id]
             fields = citation_fields(doc, chunk.section)
-            citations.append(Citation(number=numbers[key], chunk_id=ev.chunk_id, quote=ev.quote, **fields))
+            paragraph, start, end = locate(corpus, chunk, ev.quote)
+            citations.append(
+                Citation(
+                    number=numbers[key],
+                    chunk_id=ev.chunk_id,
+                    quote=ev.quote,
+                    paragraph=paragraph,
+                    start=start,
+                    end=end,
+                    **fields,
+                )
+            )
         return f"[{numbers[key]}]"
 
     resolved = _KEY.sub(replace, text)

@@ -81,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--author", help="part of an author's name, e.g. Bartosh")
     sources.add_argument("--json", action="store_true", help="print every field as JSON")
 
-    sub.add_parser("chat", help="a conversation in the terminal (follow-up questions work)")
+    show = sub.add_parser("show", help="citation N of the last answer, in its context in the report")
+    show.add_argument("number", type=int, help="the citation's number, as in [N]")
+    show.add_argument("--before", type=int, default=1, help="paragraphs before it (default 1)")
+    show.add_argument("--after", type=int, default=1, help="paragraphs after it (default 1)")
+    sub.add_parser("chat", help="a conversation in the terminal (follow-up questions work; 'show N')")
     feedback = sub.add_parser("feedback", help="feedback given in the chat UI")
     feedback_sub = feedback.add_subparsers(dest="action", required=True)
     export = feedback_sub.add_parser(
@@ -205,14 +209,18 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command == "sources":  # needs the report only, not the index
         return _sources(Assistant(settings), args)
+    if args.command == "show":  # the report only, and the last answer
+        citation = _last_citation(args.number)
+        print(Assistant(settings).context(citation, args.before, args.after).format_plain(), end="")
+        return 0
     bot = Assistant(settings)
     bot.load(progress=True)
     streaming = settings.backend != "extractive"  # a model writes slowly: show it writing
     if args.command == "ask":
         if (args.stream if args.stream is not None else streaming) and not args.json:
-            _print_stream(bot.stream(args.question, filters=_filters(args)))
+            _remember(_print_stream(bot.stream(args.question, filters=_filters(args))))
             return 0
-        answer = bot.ask(args.question, filters=_filters(args))
+        answer = _remember(bot.ask(args.question, filters=_filters(args)))
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         else:
@@ -272,8 +280,46 @@ def _print_stream(pieces: Iterable[Any]) -> Any:
     raise AssistantError("The answer ended without a result.")
 
 
+def _last_answer_file() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "transatlantic-assistant" / "last-answer.json"
+
+
+def _remember(answer: Any) -> Any:
+    """Keep the answer for ``assistant show N`` (an unwritable state directory only loses that)."""
+    path = _last_answer_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(answer.to_dict(), ensure_ascii=False), encoding="utf-8")
+    except OSError as exc:
+        logging.getLogger(__name__).info("Not keeping the last answer: %s", exc)
+    return answer
+
+
+def _last_citation(number: int, answer: Any = None) -> Any:
+    from .types import Citation
+
+    if answer is not None:
+        cited = [c.to_dict() for c in answer.citations]
+    else:
+        try:
+            cited = json.loads(_last_answer_file().read_text(encoding="utf-8"))["citations"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise AssistantError(
+                "There is no last answer to show a citation of; ask a question first."
+            ) from None
+    for data in cited:
+        if data.get("number") == number:
+            return Citation(**data)
+    numbers = ", ".join(str(c.get("number")) for c in cited) or "none"
+    raise AssistantError(f"The last answer has no citation [{number}] (it has: {numbers}).")
+
+
 def _chat(bot: Any, streaming: bool = False) -> int:
-    print("Ask about the report (empty line or Ctrl-D to quit; 'clear' starts over).")
+    print(
+        "Ask about the report (empty line or Ctrl-D to quit; 'clear' starts over; 'show N' shows citation N)."
+    )
+    last = None
     history: list[dict[str, str]] = []
     while True:
         try:
@@ -284,10 +330,16 @@ def _chat(bot: Any, streaming: bool = False) -> int:
         if not question:
             return 0
         if question.lower() == "clear":
-            history = []
+            history, last = [], None
             print("(conversation cleared)")
             continue
         try:
+            shown = question.lower().removeprefix("show").strip()
+            if question.lower().startswith("show") and shown.isdigit():
+                if last is None:
+                    raise AssistantError("There is no answer yet to show a citation of.")
+                print(bot.context(_last_citation(int(shown), last)).format_plain(), end="")
+                continue
             if streaming:
                 answer = _print_stream(bot.stream(question, history=history))
             else:
@@ -296,6 +348,7 @@ def _chat(bot: Any, streaming: bool = False) -> int:
         except AssistantError as exc:
             print(f"error: {exc}")
             continue
+        last = _remember(answer)
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 

@@ -14,8 +14,9 @@ from .answerability import Decision, Model, decide
 from .citations import finalize
 from .compare import area_question, compare_perspectives, is_comparison
 from .compose import Scored, answer_metadata, compose, descriptor, score_sentences
+from .context import Context, around
 from .embed import embed
-from .errors import InvalidQuestion
+from .errors import AssistantError, InvalidQuestion
 from .generate import Generator, answer_stream
 from .index import Index, load_index
 from .query import Query, analyse
@@ -23,7 +24,7 @@ from .retrieve import Engine, Filters, HybridRetriever, Retrieved
 from .settings import Settings
 from .sources import list_sources
 from .text import clean_question, validate_question
-from .types import Answer, Passage, SourceDoc
+from .types import Answer, Citation, Passage, SourceDoc
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -240,6 +241,16 @@ class Assistant:
                 self._report_docs = parse_report(self.settings.corpus_path).docs
             docs = self._report_docs
         return list_sources(docs.values(), chosen.check(docs))
+
+    def context(self, citation: Citation, before: int = 1, after: int = 1) -> Context:
+        """A citation's passage in its surroundings: its paragraph with the quote marked, the
+        paragraphs before and after, and more to read on. Needs only the report, not the index."""
+        if not self._corpus:
+            self._corpus = self.settings.corpus_path.read_text(encoding="utf-8")
+        found = around(self._corpus, citation, before, after)
+        if found is None:
+            raise AssistantError(f"Citation [{citation.number}] has no place in the report to show.")
+        return found
 
     def validate(self, question: object) -> str:
         return validate_question(question, self.settings.max_question_chars)

@@ -126,6 +126,11 @@ class Citation:
     doc_id: str = ""
     perspective: str = ""
     label: str = ""
+    paragraph: int = -1
+    """Where the quote is in ``corpus/``: the index of its paragraph among the file's paragraphs
+    (blank-line separated), and its character offsets ``start``–``end`` in the file (-1: unknown)."""
+    start: int = -1
+    end: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

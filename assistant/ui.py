@@ -13,7 +13,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,10 +29,13 @@ from .types import AREAS, PERSPECTIVES, Answer, Citation, Passage, Section, Sour
 if TYPE_CHECKING:
     import gradio as gr
 
+    from .context import Context
     from .pipeline import Assistant
 
 log = logging.getLogger(__name__)
 
+Contexts = Callable[[Citation], "Context | None"] | None
+"""How a rendering finds a citation's place in the report (``Assistant.context``), if it does."""
 ChatMessage = dict[str, Any]
 """A Gradio ``messages`` entry: ``{"role", "content", ...}``; content may be rendered HTML."""
 History = list[dict[str, str]]
@@ -76,6 +79,10 @@ CSS = """
 .ta-ref:focus-visible { outline: 2px solid var(--color-accent); border-radius: 3px; }
 .ta-citation.ta-shown { background: var(--color-accent-soft); border-radius: 4px; }
 .ta-hidden { display: none; }
+.ta-context > summary, .ta-read-on > summary { cursor: pointer; font-size: .9em; }
+.ta-context-section { font-weight: 600; font-size: .9em; margin-top: .3em; }
+.ta-para { margin: .35em 0; font-size: .92em; }
+.ta-here mark { background: var(--color-accent-soft); padding: 0 .1em; }
 .ta-copy-bar { margin-top: .4em; font-size: .85em; }
 .ta-copy { cursor: pointer; margin-right: 1em; text-decoration: underline dotted; }
 .ta-copy.ta-copied::after { content: " ✓"; }
@@ -103,6 +110,8 @@ JS = """() => {
     const passage = number && message.querySelector(`.ta-citation.${number}`);
     if (!passage) return;
     passage.closest('details').open = true;
+    const context = passage.querySelector('details.ta-context');
+    if (context) context.open = true;
     message.querySelectorAll('.ta-citation.ta-shown').forEach((p) => p.classList.remove('ta-shown'));
     passage.classList.add('ta-shown');
     passage.scrollIntoView({block: 'nearest'});
@@ -162,13 +171,46 @@ def _block(text: str) -> str:
     return html.escape(text).replace("\n", "<br>")
 
 
-def render_citation(c: Citation) -> str:
-    """One quoted passage under its document: its number, section and the quote."""
+def render_citation(c: Citation, context: Context | None = None) -> str:
+    """One quoted passage under its document: its number, section and the quote, and with a
+    ``context``, the passage in its paragraph among its neighbours."""
     where = f" Section: {html.escape(c.section)}" if c.section else ""
     return (
         f'<div class="ta-citation ta-n-{c.number}"><div class="ta-passage-head">'
         f"<strong>[{c.number}]</strong>{where}</div>"
-        f'<blockquote class="ta-quote">“{_block(c.quote)}”</blockquote></div>'
+        f'<blockquote class="ta-quote">“{_block(c.quote)}”</blockquote>'
+        f"{render_context(context) if context else ''}</div>"
+    )
+
+
+def render_context(ctx: Context) -> str:
+    """The quote highlighted in its paragraph, with the section heading, the paragraphs around it
+    and more to read on; the report's markup (links, emphasis, images) left out."""
+    from .compose import plain
+
+    def para(text: str, extra: str = "") -> str:
+        if text.lstrip().startswith("!["):  # an image line of the report's Markdown
+            return ""
+        return f'<p class="ta-para{extra}">{_block(plain(text))}</p>'
+
+    a, b = ctx.mark
+    text = ctx.paragraph
+    here = (
+        f'<p class="ta-para ta-here">{_block(plain(text[:a]))} <mark>{_block(plain(text[a:b]))}</mark> '
+        f"{_block(plain(text[b:]))}</p>"
+    )
+    section = f'<div class="ta-context-section">{html.escape(ctx.section)}</div>' if ctx.section else ""
+    read_on = (
+        '<details class="ta-read-on"><summary>Read on</summary>'
+        + "".join(para(t) for t in ctx.read_on)
+        + "</details>"
+        if ctx.read_on
+        else ""
+    )
+    return (
+        '<details class="ta-context"><summary>In context</summary>'
+        f"{section}{''.join(para(t) for t in ctx.before)}{here}{''.join(para(t) for t in ctx.after)}"
+        f"{read_on}</details>"
     )
 
 
@@ -180,7 +222,7 @@ def group_citations(citations: list[Citation]) -> list[list[Citation]]:
     return list(groups.values())
 
 
-def render_source(passages: list[Citation]) -> str:
+def render_source(passages: list[Citation], context: Contexts = None) -> str:
     """One cited document, once: who wrote it and where, its perspective and link, and the
     passages quoted from it, each by its number."""
     c = passages[0]
@@ -197,12 +239,12 @@ def render_source(passages: list[Citation]) -> str:
         f'<details class="ta-source" data-doc="{html.escape(c.doc_id, quote=True)}">'
         f"<summary><strong>[{numbers}]</strong> {_label_html(c.label)}"
         f'<span class="ta-tag">{html.escape(perspective_label(c))}</span></summary>'
-        f"{rows}{''.join(render_citation(p) for p in passages)}</details>"
+        f"{rows}{''.join(render_citation(p, context(p) if context else None) for p in passages)}</details>"
     )
 
 
-def render_sources(citations: list[Citation]) -> str:
-    items = "".join(render_source(group) for group in group_citations(citations))
+def render_sources(citations: list[Citation], context: Contexts = None) -> str:
+    items = "".join(render_source(group, context) for group in group_citations(citations))
     return f'<div class="ta-sources"><div class="ta-sources-title">Sources</div>{items}</div>'
 
 
@@ -247,34 +289,35 @@ def render_related(p: Passage) -> str:
     )
 
 
-def render_perspective(section: Section, citations: list[Citation]) -> str:
+def render_perspective(section: Section, citations: list[Citation], context: Contexts = None) -> str:
     """One column of a comparison: the perspective's label, its text, and the sources it cites."""
     text_class = "ta-perspective-text ta-abstained" if section.abstained else "ta-perspective-text"
     cited = [c for c in citations if c.number in section.citations]
     return (
         f'<div class="ta-perspective"><div class="ta-perspective-title">{html.escape(section.label)}</div>'
         f'<div class="{text_class}">{_with_markers(_block(section.text))}</div>'
-        + (render_sources(cited) if cited else "")
+        + (render_sources(cited, context) if cited else "")
         + "</div>"
     )
 
 
-def render_comparison(answer: Answer) -> str:
+def render_comparison(answer: Answer, context: Contexts = None) -> str:
     """A comparison answer as three columns, one a perspective, each with its own sources."""
-    columns = "".join(render_perspective(s, answer.citations) for s in answer.sections)
+    columns = "".join(render_perspective(s, answer.citations, context) for s in answer.sections)
     return f'<div class="ta-compare">{columns}</div>'
 
 
-def render_answer(answer: Answer) -> str:
+def render_answer(answer: Answer, context: Contexts = None) -> str:
     """The assistant message: the answer with its ``[n]`` markers, then its sources, each cited
     document once with its quoted passages under it by number.
 
     The sources live inside the message, so scrolling back (or reloading the conversation)
     keeps each answer's references next to it. A comparison answer shows its perspectives side
-    by side, each with the sources it cites.
+    by side, each with the sources it cites. ``context`` gives each cited passage its place in
+    the report (``Assistant.context``), shown under it and opened by its ``[n]`` marker.
     """
     if answer.sections:
-        parts = [render_comparison(answer)]
+        parts = [render_comparison(answer, context)]
         if answer.notice:
             parts.append(f"<em>Note: {html.escape(answer.notice)}</em>")
         if answer.related:
@@ -288,7 +331,7 @@ def render_answer(answer: Answer) -> str:
     if answer.notice:
         parts.append(f"<em>Note: {html.escape(answer.notice)}</em>")
     if answer.citations:
-        parts.append(render_sources(answer.citations) + render_copy(answer))
+        parts.append(render_sources(answer.citations, context) + render_copy(answer))
     if answer.related:
         items = "".join(render_related(p) for p in answer.related)
         parts.append(
@@ -296,6 +339,16 @@ def render_answer(answer: Answer) -> str:
             f"{items}</div>"
         )
     return "\n\n".join(parts)
+
+
+def _contexts(bot: Assistant) -> Callable[[Citation], Context | None]:
+    def find(citation: Citation) -> Context | None:
+        try:
+            return bot.context(citation)
+        except AssistantError:
+            return None
+
+    return find
 
 
 def render_error(message: str) -> str:
@@ -451,7 +504,7 @@ def respond(
                     {"role": "user", "content": question},
                     {"role": "assistant", "content": piece.text},
                 ]
-                yield "", reply(render_answer(piece)), history, piece.format_plain()
+                yield "", reply(render_answer(piece, _contexts(bot))), history, piece.format_plain()
                 return
             text += piece
             pending += 1

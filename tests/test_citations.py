@@ -52,3 +52,21 @@ def test_check_finds_broken_answers() -> None:
     good = finalize("q", "A [k].", {"k": Evidence("d1/000", "Alpha sentence one.")}, _index(), CORPUS)  # type: ignore[arg-type]
     good.citations[0].quote = "tampered"
     assert any("not verbatim" in p for p in check(good, CORPUS))
+
+
+def test_every_citation_knows_its_place_in_the_corpus(bot, corpus_text: str) -> None:  # type: ignore[no-untyped-def]
+    from assistant.context import paragraphs
+
+    spans = paragraphs(corpus_text).spans
+    for question in (
+        "What did Russia agree to sell China in 2015?",
+        "What is the International Lunar Research Station?",
+        "How do Chinese authors describe color revolutions?",
+    ):
+        for c in bot.ask(question).citations:
+            assert corpus_text[c.start : c.end] == c.quote
+            start, end = spans[c.paragraph]
+            assert start <= c.start and c.end <= end  # the quote lies inside its paragraph
+            context = bot.context(c)
+            a, b = context.mark
+            assert context.paragraph[a:b] == c.quote

@@ -123,3 +123,17 @@ def test_a_closed_pipe_is_quiet_and_a_full_disk_is_one_line(bot, index_dir: Path
         out = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=300)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines()[-1] == "error: cannot write the output: No space left on device"
+
+
+def test_show_prints_a_citation_of_the_last_answer_in_context(bot, index_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    state = {"XDG_STATE_HOME": str(tmp_path)}
+    none_yet = _run(["show", "1"], index_dir, **state)
+    assert none_yet.returncode == 2 and "no last answer" in none_yet.stderr
+    asked = _run(["ask", "What is the ILRS?"], index_dir, **state)
+    assert asked.returncode == 0, asked.stderr
+    quote = bot.ask("What is the ILRS?").citations[0].quote
+    shown = _run(["show", "1", "--before", "2"], index_dir, **state)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith("[1] ") and f"»{quote}«" in shown.stdout
+    missing = _run(["show", "99"], index_dir, **state)
+    assert missing.returncode == 2 and "has no citation [99]" in missing.stderr

@@ -16,7 +16,7 @@ import pytest
 
 from assistant.settings import Settings
 from assistant.types import Answer, Chunk, Citation, Passage, SourceDoc
-from assistant.ui import escape_user_text, perspective_label, render_answer, render_error, respond
+from assistant.ui import _contexts, escape_user_text, perspective_label, render_answer, render_error, respond
 from tests.ui_browser import (
     BOT,
     DONE,
@@ -191,7 +191,8 @@ def test_respond_streams_then_keeps_a_plain_history(bot) -> None:  # type: ignor
     assert len(steps) > 3  # the text arrives in pieces before the sources
     textbox, chat, history, plain = steps[-1]
     answer = bot.ask(S400)
-    assert textbox == "" and chat[-1]["content"] == render_answer(answer)
+    assert textbox == "" and chat[-1]["content"] == render_answer(answer, _contexts(bot))
+    assert chat[-1]["content"].count('<details class="ta-context">') == len(answer.citations)
     assert history == [{"role": "user", "content": S400}, {"role": "assistant", "content": answer.text}]
     assert plain == answer.format_plain()
 
@@ -312,9 +313,9 @@ def test_browser_answer_streams_with_numbered_sources_and_quotes(page, corpus_te
     citations = message.locator("details.ta-source")
     assert citations.count() >= 1
     first = citations.first
-    assert first.locator("summary").inner_text().startswith(("[1]", "[1,"))  # the passages' numbers
-    assert "Alexander Gabuev and Vasily Kashin" in first.locator("summary").inner_text()
-    assert "Armed Friendship" in first.locator("summary em").first.inner_text()
+    assert first.locator("> summary").inner_text().startswith(("[1]", "[1,"))  # the passages' numbers
+    assert "Alexander Gabuev and Vasily Kashin" in first.locator("> summary").inner_text()
+    assert "Armed Friendship" in first.locator("> summary em").first.inner_text()
     assert not first.locator("blockquote").first.is_visible()  # collapsed until opened
     toggle_sources(message)
     quote = first.locator("blockquote").first.inner_text().strip("“” \n")
@@ -370,7 +371,7 @@ def test_browser_filter_restricts_every_source(page) -> None:  # type: ignore[no
 
 
 @pytest.mark.slow
-def test_browser_citation_markers_open_their_passage(page) -> None:  # type: ignore[no-untyped-def]
+def test_browser_citation_markers_open_their_passage(page, corpus_text: str) -> None:  # type: ignore[no-untyped-def]
     message = ask(page, S400).message
     markers = message.locator(".ta-ref")
     assert markers.count() >= 1
@@ -378,6 +379,14 @@ def test_browser_citation_markers_open_their_passage(page) -> None:  # type: ign
     assert not passage.is_visible()  # its document is collapsed
     markers.first.click()
     assert passage.is_visible() and "ta-shown" in (passage.get_attribute("class") or "")
+    # opened in context: its paragraph with the quote marked, the section heading, the neighbours
+    context = passage.locator("details.ta-context")
+    assert context.get_attribute("open") is not None
+    marked = context.locator("mark").inner_text()
+    assert marked and marked in corpus_text.replace("**", "")
+    assert context.locator(".ta-context-section").is_visible() and context.locator(".ta-para").count() >= 2
+    context.get_by_text("Read on").click()
+    assert context.locator(".ta-read-on .ta-para").first.is_visible()
     for details in message.locator("details.ta-source[open] > summary").all():
         details.click()  # close again, then open by keyboard
     assert not passage.is_visible()
