@@ -526,9 +526,9 @@ def test_browser_compare_mode_shows_three_columns(page, bot) -> None:  # type: i
     )  # side by side
     expected = ["Russian source", "Chinese source", "Western analysis chapter"]
     for i, tag in enumerate(expected):
-        tags = columns.nth(i).locator(".ta-citation .ta-tag").all_inner_texts()
+        tags = columns.nth(i).locator(".ta-source .ta-tag").all_inner_texts()
         assert tags and set(tags) <= {tag, "Executive summary (Western analysis)"}, (i, tags)
-    numbers = message.locator(".ta-citation summary strong").all_inner_texts()
+    numbers = message.locator(".ta-citation .ta-passage-head strong").all_text_contents()
     assert numbers == [f"[{n}]" for n in range(1, len(numbers) + 1)]  # numbered across the columns
     # in the ordinary mode a comparison question is recognised and answered the same way
     page.locator("#mode").get_by_text("Answer", exact=True).click()
@@ -554,7 +554,7 @@ def test_browser_source_browser_chooses_a_source_to_ask_about(page) -> None:  # 
         "() => document.querySelector('#filter-source input').value.startsWith('Jian Feng')"
     )
     message = ask(page, "What does it say about battalion tactical groups?").message
-    titles = message.locator(".ta-citation summary em").all_inner_texts()
+    titles = message.locator(".ta-source > summary em").all_inner_texts()
     assert titles and set(titles) == {
         "‘Battalion Battle Group Tactics’ and Russian-Chinese Military Exercises"
     }
