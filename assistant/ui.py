@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from . import ui_saved as saved_store
 from .errors import AssistantError, InvalidConversation
 from .feedback import Feedback, FeedbackStore, Verdict
 from .settings import Settings
@@ -54,6 +55,9 @@ class Turn:
 
 
 TITLE = "Broader Transatlantic Security — cited answers"
+BROWSER_SECRET = "transatlantic-assistant conversations"
+"""Gradio encrypts what it keeps in the browser with this; a fixed one, so that saved
+conversations survive a server restart (they are the user's own, in the user's own browser)."""
 EXAMPLES: tuple[str, ...] = (
     "What did Russia agree to sell China in 2015?",
     "What do Gabuev and Kashin say about the S-400 sale?",
@@ -705,8 +709,60 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
         # restricting to one document compares nothing; closing the panel brings the chat back
         return doc_id or "", "answer", gr.Accordion(open=False)
 
-    def clear() -> tuple[list[ChatMessage], History, str, str, list[Turn]]:
-        return [], [], "", "", []
+    def clear(store: Any) -> tuple[list[ChatMessage], History, str, str, list[Turn], str, Any, Any]:
+        """A new conversation; the one before stays saved in the browser."""
+        kept = dict(store or saved_store.empty(), current="")
+        return [], [], "", "", [], "", kept, gr.Dropdown(choices=saved_store.choices(kept), value=None)
+
+    def remember(
+        store: Any,
+        conversation_id: str,
+        chat: list[ChatMessage],
+        plain_history: History,
+        done: list[Turn],
+        area: str,
+        perspective: str,
+        author: str,
+        source: str,
+    ) -> tuple[Any, str, Any]:
+        records = [saved_store.answer_record(t.index, t.answer, t.filters, t.history) for t in done or []]
+        filters = {"area": area, "perspective": perspective, "author": author, "source": source}
+        store, conversation_id = saved_store.keep(
+            store, conversation_id, chat, plain_history, records, filters
+        )
+        return store, conversation_id, gr.Dropdown(choices=saved_store.choices(store), value=conversation_id)
+
+    def reopen(store: Any, conversation_id: str | None = None) -> tuple[Any, ...]:
+        """A saved conversation back in the chat, with its filters (the current one on a reload)."""
+        found = saved_store.find(store, conversation_id) if conversation_id else saved_store.current(store)
+        listed = gr.Dropdown(choices=saved_store.choices(store), value=found["id"] if found else None)
+        if found is None:
+            return ([], [], [], "", "", "", "", "", store, listed)
+        restored = [
+            Turn(t["index"], saved_store.answer_from(t["answer"]), t["filters"], t["history"])
+            for t in found.get("turns", [])
+        ]
+        f = found["filters"]
+        store = dict(store, current=found["id"])
+        return (
+            found["chat"],
+            found["history"],
+            restored,
+            f["area"],
+            f["perspective"],
+            f["author"],
+            f["source"],
+            found["id"],
+            store,
+            listed,
+        )
+
+    def forget(store: Any, conversation_id: str | None, shown: str) -> tuple[Any, ...]:
+        store = saved_store.delete(store, conversation_id or "")
+        listed = gr.Dropdown(choices=saved_store.choices(store), value=None)
+        if conversation_id and conversation_id == shown:  # the conversation on screen went: start over
+            return ([], [], [], "", store, listed)
+        return (gr.skip(), gr.skip(), gr.skip(), shown, store, listed)
 
     source_labels = dict((doc_id, label) for label, doc_id in sources)
 
@@ -742,6 +798,10 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
         history = gr.State([])
         turns = gr.State([])
+        conversation = gr.State("")
+        saved = gr.BrowserState(
+            saved_store.empty(), storage_key="transatlantic-conversations", secret=BROWSER_SECRET
+        )
         gr.Markdown(
             f"## {TITLE}\n"
             "Questions about the CSIS report *Broader Transatlantic Security* (2022). Answers quote "
@@ -798,7 +858,12 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
                     "filter-source",
                     info="Ask about one chapter or translated source (see Browse the sources).",
                 )
-                clear_button = gr.Button("Clear conversation", elem_id="clear")
+                clear_button = gr.Button("New conversation", elem_id="clear")
+                with gr.Accordion("Saved conversations", open=False, elem_id="saved-panel"):
+                    saved_list = gr.Dropdown([], value=None, label="In this browser", elem_id="saved-list")
+                    with gr.Row():
+                        open_saved = gr.Button("Open", size="sm", elem_id="saved-open")
+                        delete_saved = gr.Button("Delete", size="sm", variant="stop", elem_id="saved-delete")
                 if login:
                     gr.Button("Sign out", link="/logout", size="sm", elem_id="logout")
                 with gr.Accordion("Feedback on the last answer", open=False, elem_id="feedback-panel"):
@@ -875,8 +940,34 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
         }
         asking = question.submit(**turn)
         chip = examples.load_input_event.then(**turn)  # an example is asked, not only typed in
+        private = {"api_visibility": "private"}
         for event in (asking, chip):
-            event.then(wrong_choices, inputs=[turns], outputs=[wrong], api_visibility="private")
+            event.then(wrong_choices, inputs=[turns], outputs=[wrong], **private).then(
+                remember,
+                inputs=[saved, conversation, chatbot, history, turns, area, perspective, author, source],
+                outputs=[saved, conversation, saved_list],
+                **private,
+            )
+        restored = [
+            chatbot,
+            history,
+            turns,
+            area,
+            perspective,
+            author,
+            source,
+            conversation,
+            saved,
+            saved_list,
+        ]
+        app.load(reopen, inputs=[saved], outputs=restored, **private)
+        open_saved.click(reopen, inputs=[saved, saved_list], outputs=restored, **private)
+        delete_saved.click(
+            forget,
+            inputs=[saved, saved_list, conversation],
+            outputs=[chatbot, history, turns, conversation, saved, saved_list],
+            **private,
+        )
         chatbot.like(liked, inputs=[turns], api_visibility="private")
         send.click(
             report, inputs=[wrong, comment, turns], outputs=[thanks, wrong, comment], api_visibility="private"
@@ -888,7 +979,8 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
         for event in (clear_button.click, chatbot.clear):
             event(
                 clear,
-                outputs=[chatbot, history, question, plain, turns],
+                inputs=[saved],
+                outputs=[chatbot, history, question, plain, turns, conversation, saved, saved_list],
                 cancels=[asking, chip],
                 api_visibility="private",
             )

@@ -459,6 +459,66 @@ def test_browser_copies_answers_and_exports_the_conversation(browser, app_url: s
         page.close()
 
 
+def test_saved_conversations_keep_list_reopen_and_delete() -> None:
+    from assistant import ui_saved
+
+    answer = Answer(question="Q1?", text="A [1]", citations=[_citation()])
+    record = ui_saved.answer_record(1, answer, {"area": "space and cyber"}, [])
+    store, first = ui_saved.keep(
+        None,
+        "",
+        [{"role": "user", "content": "Q1?"}],
+        [{"role": "user", "content": "Q1?"}],
+        [record],
+        {"area": "space and cyber"},
+    )
+    store, second = ui_saved.keep(store, "", [], [{"role": "user", "content": "Q2?"}], [], {})
+    assert first != second and store["current"] == second
+    assert [label.split(" — ")[0] for label, _ in ui_saved.choices(store)] == ["Q2?", "Q1?"]
+    again = ui_saved.find(store, first)
+    assert again is not None and again["filters"]["area"] == "space and cyber"
+    assert ui_saved.answer_from(again["turns"][0]["answer"]).to_dict() == answer.to_dict()
+    store = ui_saved.delete(store, second)
+    assert store["current"] == "" and [c["id"] for c in store["conversations"]] == [first]
+    for _ in range(ui_saved.MAX_SAVED + 5):
+        store, _ = ui_saved.keep(store, "", [], [], [], {})
+    assert len(store["conversations"]) == ui_saved.MAX_SAVED
+    assert ui_saved.choices("garbage from another version") == []
+
+
+@pytest.mark.slow
+def test_browser_conversations_survive_a_reload_and_reopen(page) -> None:  # type: ignore[no-untyped-def]
+    choose(page, "filter-area", "Arms sales and technology transfer")
+    key = "transatlantic-conversations"
+    before = page.evaluate("(key) => localStorage.getItem(key)", key)
+    ask(page, S400)
+    page.wait_for_function("([key, before]) => localStorage.getItem(key) !== before", arg=[key, before])
+    page.reload()
+    page.locator("#question textarea").wait_for()
+    page.wait_for_function("(bot) => document.querySelectorAll(bot).length === 1", arg=BOT)
+    assert "S-400" in page.locator(BOT).last.inner_text()
+    assert page.locator("#filter-area input").input_value() == "Arms sales and technology transfer"
+    assert "Area: arms sales and technology transfer" in page.locator("#filter-banner").inner_text()
+    before = page.evaluate("(key) => localStorage.getItem(key)", key)
+    follow = ask(page, "When was that published?").message  # the restored history still resolves
+    assert "2017" in follow.inner_text()
+    page.wait_for_function("([key, before]) => localStorage.getItem(key) !== before", arg=[key, before])
+    clear(page)  # a new conversation; the first stays saved
+    ask(page, "What is the International Lunar Research Station?")
+    page.get_by_text("Saved conversations").click()
+    page.locator("#saved-list input").click()
+    options = page.get_by_role("option")
+    assert options.count() == 2
+    page.get_by_role("option", name=re.compile(re.escape(S400))).click()
+    page.locator("#saved-open").click()
+    page.wait_for_function("(bot) => document.querySelectorAll(bot).length === 2", arg=BOT)
+    assert "S-400" in page.locator(BOT).first.inner_text()
+    page.locator("#saved-delete").click()  # the conversation on screen goes, and the chat clears
+    page.wait_for_function("(bot) => document.querySelectorAll(bot).length === 0", arg=BOT)
+    page.locator("#saved-list input").click()
+    assert page.get_by_role("option").count() == 1
+
+
 @pytest.mark.slow
 def test_browser_example_chips_ask_their_question(page) -> None:  # type: ignore[no-untyped-def]
     from assistant.ui import EXAMPLES
