@@ -97,6 +97,9 @@ CSS = """
 .ta-error { color: var(--error-text-color, #b91c1c); }
 .ta-compare { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 1.2em; }
 @media (max-width: 900px) { .ta-compare { grid-template-columns: minmax(0, 1fr); } }
+#chat { overflow-wrap: anywhere; }
+/* a phone: the mode and filters, in their collapsible panel, above the chat */
+@media (max-width: 700px) { #layout { flex-direction: column-reverse; } }
 .ta-perspective-title { font-weight: 600; margin-bottom: .3em; }
 .ta-abstained { font-style: italic; color: var(--body-text-color-subdued); }
 .ta-source-table { width: 100%; border-collapse: collapse; font-size: .9em; }
@@ -133,6 +136,36 @@ JS = """() => {
     if (marker) { e.preventDefault(); show(marker); }
     if (button) { e.preventDefault(); copy(button); }
   };
+  // a finished answer scrolls so that its first line is in view, not its source list
+  const done = '.ta-sources, .ta-related, .ta-error, .ta-compare';
+  let answered = 0;
+  new MutationObserver(() => {
+    const bots = document.querySelectorAll('#chat [data-testid="bot"]');
+    const last = bots[bots.length - 1];
+    if (!last || bots.length === answered || !last.querySelector(done)) return;
+    answered = bots.length;
+    const scroller = (el) => {
+      for (let box = el.parentElement; box; box = box.parentElement) {
+        const style = getComputedStyle(box).overflowY;
+        if ((style === 'auto' || style === 'scroll') && box.scrollHeight > box.clientHeight) return box;
+      }
+      return null;
+    };
+    const toTop = () => {
+      const box = scroller(last);
+      if (box) box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    };
+    // after the chat's own scroll to the bottom, which follows each update
+    [50, 250, 600].forEach((ms) => setTimeout(toTop, ms));
+  }).observe(document.body, {subtree: true, childList: true});
+  // on a phone the filters panel starts closed, so the chat is in view
+  if (window.innerWidth < 700) {
+    const open = () => {
+      const header = document.querySelector('#filters-panel button');
+      if (header) header.click(); else setTimeout(open, 100);
+    };
+    open();
+  }
   document.addEventListener('click', act);
   document.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') act(e); });
 }"""
@@ -809,8 +842,8 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
             "with the author, publication and date.",
             elem_id="intro",
         )
-        with gr.Row():
-            with gr.Column(scale=3):
+        with gr.Row(elem_id="layout"):
+            with gr.Column(scale=3, min_width=300):
                 with gr.Row(visible=False, elem_id="filter-banner", equal_height=True) as banner_row:
                     banner_text = gr.Markdown("", elem_id="filter-banner-text")
                     clear_filters = gr.Button("Clear filters", size="sm", scale=0, elem_id="clear-filters")
@@ -837,27 +870,27 @@ def build_app(bot: Assistant, *, login: bool = False) -> gr.Blocks:
                 )
                 examples = gr.Examples(list(EXAMPLES), inputs=question, label="Examples")
             with gr.Column(scale=1, min_width=260):
-                mode = gr.Radio(
-                    [*MODES],
-                    value="answer",
-                    label="Mode",
-                    info="Compare perspectives: Russian sources, Chinese sources and Western analysis "
-                    "side by side (of the filters, only the area applies).",
-                    elem_id="mode",
-                )
-                gr.Markdown("### Filters")
-                area = choice("Area", "Any area", areas, "filter-area")
-                perspective = choice(
-                    "Perspective", "Any perspective", [(p, p) for p in PERSPECTIVES], "filter-perspective"
-                )
-                author = choice("Author", "Any author", [(a, a) for a in authors], "filter-author")
-                source = choice(
-                    "Source",
-                    "Any source",
-                    sources,
-                    "filter-source",
-                    info="Ask about one chapter or translated source (see Browse the sources).",
-                )
+                with gr.Accordion("Mode and filters", open=True, elem_id="filters-panel"):
+                    mode = gr.Radio(
+                        [*MODES],
+                        value="answer",
+                        label="Mode",
+                        info="Compare perspectives: Russian sources, Chinese sources and Western analysis "
+                        "side by side (of the filters, only the area applies).",
+                        elem_id="mode",
+                    )
+                    area = choice("Area", "Any area", areas, "filter-area")
+                    perspective = choice(
+                        "Perspective", "Any perspective", [(p, p) for p in PERSPECTIVES], "filter-perspective"
+                    )
+                    author = choice("Author", "Any author", [(a, a) for a in authors], "filter-author")
+                    source = choice(
+                        "Source",
+                        "Any source",
+                        sources,
+                        "filter-source",
+                        info="Ask about one chapter or translated source (see Browse the sources).",
+                    )
                 clear_button = gr.Button("New conversation", elem_id="clear")
                 with gr.Accordion("Saved conversations", open=False, elem_id="saved-panel"):
                     saved_list = gr.Dropdown([], value=None, label="In this browser", elem_id="saved-list")

@@ -520,6 +520,41 @@ def test_browser_conversations_survive_a_reload_and_reopen(page) -> None:  # typ
 
 
 @pytest.mark.slow
+def test_browser_a_finished_answer_shows_its_first_line(browser, app_url: str) -> None:  # type: ignore[no-untyped-def]
+    page = open_app(browser, app_url, width=1000, height=560)  # a short window: answers overflow
+    try:
+        ask(page, "What do the sources say about joint exercises?")
+        message = ask(page, "How do Chinese authors describe color revolutions?").message
+        page.wait_for_timeout(1000)
+        chat = page.locator("#chat").bounding_box()
+        top = message.bounding_box()
+        assert chat and top and top["height"] > chat["height"] / 2, (chat, top)  # it is long
+        assert chat["y"] - 1 <= top["y"] <= chat["y"] + 40, (chat, top)  # and starts at the top
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
+def test_browser_works_on_a_390_px_wide_phone(browser, app_url: str) -> None:  # type: ignore[no-untyped-def]
+    page = open_app(browser, app_url, width=390, height=844)
+    try:
+        panel, chat = page.locator("#filters-panel"), page.locator("#chat")
+        page.wait_for_function("() => !document.querySelector('#filter-area')?.checkVisibility()")
+        assert panel.bounding_box()["y"] < chat.bounding_box()["y"]  # type: ignore[index]  # above the chat
+        message = ask(page, S400).message
+        toggle_sources(message)
+        widths = page.evaluate(
+            """() => { const c = document.querySelector('#chat');
+                return [c.scrollWidth, c.clientWidth, document.documentElement.scrollWidth]; }"""
+        )
+        assert widths[0] <= widths[1] + 1 and widths[2] <= 390, widths  # nothing scrolls sideways
+        panel.locator("button").first.click()  # the panel opens on demand
+        assert page.locator("#filter-area").is_visible()
+    finally:
+        page.close()
+
+
+@pytest.mark.slow
 def test_browser_example_chips_ask_their_question(page) -> None:  # type: ignore[no-untyped-def]
     from assistant.ui import EXAMPLES
 
