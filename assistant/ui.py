@@ -81,12 +81,12 @@ CSS = """
 .ta-passage-head { font-size: .92em; }
 .ta-ref { color: var(--color-accent); cursor: pointer; text-decoration: underline dotted; }
 .ta-ref:focus-visible { outline: 2px solid var(--color-accent); border-radius: 3px; }
-.ta-citation.ta-shown { background: var(--color-accent-soft); border-radius: 4px; }
+.ta-citation.ta-shown > .ta-passage-head { background: var(--color-accent-soft); border-radius: 4px; }
 .ta-hidden { display: none; }
 .ta-context > summary, .ta-read-on > summary { cursor: pointer; font-size: .9em; }
 .ta-context-section { font-weight: 600; font-size: .9em; margin-top: .3em; }
 .ta-para { margin: .35em 0; font-size: .92em; }
-.ta-here mark { background: var(--color-accent-soft); padding: 0 .1em; }
+.ta-here mark { background: #fde68a; color: inherit; padding: 0 .1em; }
 .ta-copy-bar { margin-top: .4em; font-size: .85em; }
 .ta-copy { cursor: pointer; margin-right: 1em; text-decoration: underline dotted; }
 .ta-copy.ta-copied::after { content: " ✓"; }

@@ -1,6 +1,6 @@
 """Screenshots of a real chat session for the README, and the answer timings seen in the browser.
 
-    .venv/bin/python docs/screenshots.py           # docs/ui-answer.png, ui-followup.png, ui-filtered.png
+    .venv/bin/python docs/screenshots.py           # docs/ui-answer.png, -followup, -filtered, -phone
     .venv/bin/python docs/screenshots.py --timing  # also: medians over ten questions
 
 Starts the app on a free local port with the usual settings (``ASSISTANT_INDEX_DIR`` etc.) and drives
@@ -62,11 +62,12 @@ def main() -> int:
             page = open_app(browser, url, width=1400, height=1050)
 
             turn = ask(page, "What do Gabuev and Kashin say about the S-400 sale?")
-            toggle_sources(turn.message)
-            turn.message.scroll_into_view_if_needed()
+            turn.message.locator(".ta-ref").first.click()  # [1] opens its passage in context
+            turn.message.locator(".ta-citation.ta-n-1 mark").evaluate("e => e.scrollIntoView({block: 'center'})")
             page.screenshot(path=DOCS / "ui-answer.png")
 
-            toggle_sources(turn.message)  # closes them again: the follow-up is the point here
+            for summary in turn.message.locator("details.ta-source[open] > summary").all():
+                summary.click()  # closes them again: the follow-up is the point here
             turn = ask(page, "When was that published?")
             toggle_sources(turn.message)
             page.locator("#chat [role=log]").evaluate("e => { e.scrollTop = e.scrollHeight; }")
@@ -75,9 +76,14 @@ def main() -> int:
             clear(page)
             choose(page, "filter-perspective", "Chinese sources")
             turn = ask(page, "What do the sources say about joint exercises?")
-            turn.message.locator("details > summary").first.click()
+            turn.message.locator("details.ta-source > summary").first.click()
             page.screenshot(path=DOCS / "ui-filtered.png")
-            print(f"wrote {', '.join(f'docs/ui-{n}.png' for n in ('answer', 'followup', 'filtered'))}")
+
+            phone = open_app(browser, url, width=390, height=844)
+            turn = ask(phone, "What is the International Lunar Research Station?")
+            phone.screenshot(path=DOCS / "ui-phone.png")
+            names = ("answer", "followup", "filtered", "phone")
+            print(f"wrote {', '.join(f'docs/ui-{n}.png' for n in names)}")
 
             if args.timing:
                 page = open_app(browser, url)
