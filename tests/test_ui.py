@@ -16,7 +16,15 @@ import pytest
 
 from assistant.settings import Settings
 from assistant.types import Answer, Chunk, Citation, Passage, SourceDoc
-from assistant.ui import _contexts, escape_user_text, perspective_label, render_answer, render_error, respond
+from assistant.ui import (
+    TITLE,
+    _contexts,
+    escape_user_text,
+    perspective_label,
+    render_answer,
+    render_error,
+    respond,
+)
 from tests.ui_browser import (
     BOT,
     DONE,
@@ -455,6 +463,15 @@ def test_browser_copies_answers_and_exports_the_conversation(browser, app_url: s
         page.locator("#exported a").first.wait_for()
         listed = "".join(page.locator("#exported").inner_text().split())
         assert all(name in listed for name in ("conversation.md", "sources.bib", "sources.ris")), listed
+        files = {}
+        for link in page.locator("#exported a").all():
+            href = link.get_attribute("href") or ""
+            files[href.rsplit("/", 1)[-1]] = page.request.get(href).text()
+        markdown = next(text for name, text in files.items() if name.endswith(".md"))
+        assert markdown.startswith(f"# {TITLE}") and f"## {S400}" in markdown and "[^1-1]:" in markdown
+        assert "[^2-1]:" in markdown  # the follow-up's footnotes, numbered apart
+        assert any(text.startswith("@") for name, text in files.items() if name.endswith(".bib"))
+        assert any("TY  - " in text for name, text in files.items() if name.endswith(".ris"))
     finally:
         page.close()
 
@@ -612,8 +629,12 @@ def test_gradio_client_drives_assistant_serve_with_login(bot, index_dir: Path) -
     question = "What did Russia agree to sell China in 2015?"
     with assistant_serve(index_dir, ASSISTANT_UI_USER="staff", ASSISTANT_UI_PASSWORD="s3cret") as app:
         url = app.url
-        assert httpx.get(url + "config", timeout=5).status_code == 401  # nothing without signing in
+        refused = httpx.get(url + "config", timeout=5)
+        assert refused.status_code == 401  # nothing without signing in; the login page names the app
+        assert refused.json()["detail"]["auth_message"].startswith(TITLE)
         client = Client(url, auth=("staff", "s3cret"), verbose=False)
+        buttons = [c.get("props", {}) for c in client.config["components"] if c.get("type") == "button"]
+        assert any(b.get("value") == "Sign out" and b.get("link") == "/logout" for b in buttons)
         # one documented endpoint, stateless: the browser's own chat event is not callable
         assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/ask"]
         first = client.predict(question, [], None, "answer", api_name="/ask")
