@@ -1019,7 +1019,7 @@ def add_eval_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=",".join(CONFIGS),
         metavar="LIST",
         help="comma list of retrievers among hybrid, dense, bm25, each optionally with an answer "
-        "backend (hybrid+llamacpp, hybrid+openai: see README 'Generated answers'); the first is the "
+        "backend (hybrid+llamacpp, hybrid+openai: see docs/generated-answers.md); the first is the "
         "primary (default: hybrid,dense,bm25)",
     )
     parser.add_argument(

@@ -63,7 +63,8 @@ def main() -> int:
 
             turn = ask(page, "What do Gabuev and Kashin say about the S-400 sale?")
             turn.message.locator(".ta-ref").first.click()  # [1] opens its passage in context
-            turn.message.locator(".ta-citation.ta-n-1 mark").evaluate("e => e.scrollIntoView({block: 'center'})")
+            mark = turn.message.locator(".ta-citation.ta-n-1 mark")
+            mark.evaluate("e => e.scrollIntoView({block: 'center'})")
             page.screenshot(path=DOCS / "ui-answer.png")
 
             for summary in turn.message.locator("details.ta-source[open] > summary").all():
