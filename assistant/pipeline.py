@@ -13,14 +13,14 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from .answerability import Decision, Model, decide
 from .citations import finalize
 from .compare import area_question, compare_perspectives, is_comparison
-from .compose import Scored, answer_metadata, compose, descriptor, score_sentences
+from .compose import Draft, Scored, answer_metadata, compose, descriptor, score_sentences
 from .context import Context, around
 from .embed import embed
 from .errors import AssistantError, InvalidQuestion
 from .generate import Generator, answer_stream
 from .index import Index, load_index
 from .query import Query, analyse
-from .retrieve import Engine, Filters, HybridRetriever, Retrieved
+from .retrieve import Engine, Filters, HybridRetriever, Retrieved, describe_filters
 from .settings import Settings
 from .sources import list_sources
 from .text import clean_question, validate_question
@@ -307,7 +307,7 @@ class Assistant:
         """
         answer = self._extractive(state)
         generator = self._llm()
-        if generator is None or answer.abstained or state.get("metadata"):
+        if generator is None or answer.abstained or state.get("metadata") or state.get("beyond_filters"):
             yield answer
             return
         engine = self._ensure()
@@ -333,6 +333,12 @@ class Assistant:
                 engine.facts,
                 self._topic_vector(query),
             )
+        notice = ""
+        if draft.abstained and state["filters"].active():
+            wider = self._beyond_filters(query, state["filters"])
+            if wider is not None:
+                draft, notice = wider
+                state["beyond_filters"] = True
         return finalize(
             state.get("question", query.question),
             draft.text,
@@ -341,4 +347,23 @@ class Assistant:
             self._corpus,
             abstained=draft.abstained,
             related=draft.related,
+            notice=notice,
         )
+
+    def _beyond_filters(self, query: Query, filters: Filters) -> tuple[Draft, str] | None:
+        """When the filters exclude what answers the question but the rest of the report has it:
+        an answer that says so, from the whole report, and a notice naming the filters."""
+        engine = self._ensure()
+        k = max(self.settings.evidence_chunks, 10)
+        found = engine.retrieve(query, Filters(), k)
+        draft = compose(
+            query, found, engine.index, engine.lexical, self.settings, engine.facts, self._topic_vector(query)
+        )
+        if draft.abstained:
+            return None
+        where = describe_filters(filters, engine.index.docs)
+        draft.text = f"Nothing in {where} addresses this question; the rest of the report does: {draft.text}"
+        notice = (
+            f"The filters ({where}) leave out every passage that answers this; these sources lie beyond them."
+        )
+        return draft, notice

@@ -120,6 +120,33 @@ class Filters(BaseModel):
         return any(getattr(self, name) for name in type(self).model_fields)
 
 
+def describe_filters(filters: Filters, docs: Mapping[str, SourceDoc]) -> str:
+    """What the filters let through, for people: 'the space and cyber area and Chinese sources'."""
+    kinds = {
+        "summary": "the executive summary",
+        "chapter": "the chapters",
+        "appendix": "the appendix sources",
+        "bio": "the contributors' bios",
+    }
+    parts = []
+    if filters.doc_id:
+        doc = docs.get(filters.doc_id)
+        parts.append(f"“{doc.title}”" if doc else filters.doc_id)
+    if filters.area:
+        parts.append(f"the {filters.area} area")
+    if filters.perspective:
+        parts.append(
+            f"the {filters.perspective}" if filters.perspective.endswith("sources") else filters.perspective
+        )
+    if filters.language:
+        parts.append(f"{filters.language}-language sources")
+    if filters.kind:
+        parts.append(kinds.get(filters.kind, filters.kind))
+    if filters.author:
+        parts.append(f"the writings of {filters.author}")
+    return " and ".join(parts) or "the whole report"
+
+
 def _message(exc: ValidationError, known: list[str]) -> str:
     """The first problem pydantic found, as one line for the user."""
     error = exc.errors()[0]

@@ -196,3 +196,23 @@ def test_chain_is_an_lcel_runnable(bot: Assistant) -> None:
 def test_filters_restrict_citations(bot: Assistant) -> None:
     ans = bot.ask("What do the sources say about joint exercises?", filters={"language": "Chinese"})
     assert ans.citations and all(c.language == "Chinese" for c in ans.citations)
+
+
+def test_filters_that_exclude_the_answer_are_explained(bot, corpus_text: str) -> None:  # type: ignore[no-untyped-def]
+    from assistant.citations import check
+
+    question = "What did Russia agree to sell China in 2015?"
+    wide = bot.ask(question, filters={"area": "space and cyber"})
+    assert not wide.abstained and wide.citations and check(wide, corpus_text) == []
+    assert wide.text.startswith(
+        "Nothing in the space and cyber area addresses this question; the rest of the report does:"
+    )
+    assert "The filters (the space and cyber area)" in wide.notice
+    assert all(c.area != "space and cyber" for c in wide.citations)  # the sources lie outside them
+    one = bot.ask(question, filters={"doc_id": "ch6"})
+    assert one.text.startswith("Nothing in “") and one.citations
+    # filters that do hold the answer answer as before; a question nothing answers still abstains
+    inside = bot.ask("What is the ILRS?", filters={"area": "space and cyber"})
+    assert not inside.text.startswith("Nothing in") and not inside.notice
+    nowhere = bot.ask("Who is the mayor of Shanghai?", filters={"area": "space and cyber"})
+    assert nowhere.abstained and not nowhere.notice
