@@ -23,6 +23,10 @@ class Paragraphs:
     """The corpus's paragraphs as (start, end) character offsets."""
 
     spans: tuple[tuple[int, int], ...]
+    starts: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "starts", tuple(s for s, _ in self.spans))
 
     @classmethod
     def of(cls, corpus: str) -> Paragraphs:
@@ -37,7 +41,7 @@ class Paragraphs:
 
     def at(self, offset: int) -> int:
         """The index of the paragraph holding ``offset`` (the nearest one before it otherwise)."""
-        return max(0, bisect.bisect_right([s for s, _ in self.spans], offset) - 1)
+        return max(0, bisect.bisect_right(self.starts, offset) - 1)
 
 
 @lru_cache(maxsize=4)
@@ -93,15 +97,18 @@ def around(
     if not 0 <= k < len(spans):
         return None
     start, end = spans[k]
-    text = [corpus[s:e].strip("\n") for s, e in spans]
+
+    def text(lo: int, hi: int) -> list[str]:  # only the paragraphs shown, never the whole report
+        return [corpus[s:e].strip("\n") for s, e in spans[max(0, lo) : hi]]
+
     lead = len(corpus[start:end]) - len(corpus[start:end].lstrip("\n"))
     a = citation.start - start - lead
     return Context(
         citation=citation,
         section=citation.section,
-        paragraph=text[k],
+        paragraph=text(k, k + 1)[0],
         mark=(a, a + (citation.end - citation.start)),
-        before=text[max(0, k - before) : k],
-        after=text[k + 1 : k + 1 + after],
-        read_on=text[k + 1 + after : k + 1 + after + read_on],
+        before=text(k - before, k),
+        after=text(k + 1, k + 1 + after),
+        read_on=text(k + 1 + after, k + 1 + after + read_on),
     )

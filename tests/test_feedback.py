@@ -18,6 +18,7 @@ import pytest
 from assistant.feedback import Feedback, FeedbackStore, draft_item
 from assistant.settings import Settings
 from assistant.types import Answer, Citation
+from tests.samples import sample_citation
 from tests.ui_browser import free_port
 
 WRITERS = 4
@@ -25,25 +26,8 @@ EACH = 25
 
 
 def _citation(number: int, **overrides: str) -> Citation:
-    fields = {
-        "number": number,
-        "chunk_id": "a1/003",
-        "kind": "appendix",
-        "authors": "Alexander Gabuev and Vasily Kashin",
-        "title": "Armed Friendship: How Russia and China Trade Arms",
-        "original_title": "Вооруженная дружба",
-        "publication": "Carnegie Moscow Center",
-        "date": "November 2, 2017",
-        "url": "https://carnegieendowment.org/files/CP_Gabuev_Kashin_web.pdf",
-        "language": "Russian",
-        "area": "arms sales and technology transfer",
-        "section": "Excerpts",
-        "quote": "Russia agreed to sell the S-400.",
-        "doc_id": "a1",
-        "perspective": "Russian sources",
-        "label": "Alexander Gabuev and Vasily Kashin, *Armed Friendship*, Carnegie Moscow Center, November 2, 2017",
-    }
-    return Citation(**{**fields, **overrides})  # type: ignore[arg-type]
+    fields = {"title": "Armed Friendship: How Russia and China Trade Arms", **overrides}
+    return sample_citation(number=number, **fields)
 
 
 ANSWER = Answer(

@@ -25,6 +25,7 @@ from assistant.ui import (
     render_error,
     respond,
 )
+from tests.samples import sample_citation
 from tests.ui_browser import (
     BOT,
     DONE,
@@ -46,25 +47,7 @@ S400 = "What do Gabuev and Kashin say about the S-400 sale?"
 
 
 def _citation(**overrides: Any) -> Citation:
-    fields: dict[str, Any] = {
-        "number": 1,
-        "chunk_id": "a1/003",
-        "kind": "appendix",
-        "authors": "Alexander Gabuev and Vasily Kashin",
-        "title": "Armed Friendship",
-        "original_title": "Вооруженная дружба",
-        "publication": "Carnegie Moscow Center",
-        "date": "November 2, 2017",
-        "url": "https://carnegieendowment.org/files/CP_Gabuev_Kashin_web.pdf",
-        "language": "Russian",
-        "area": "arms sales and technology transfer",
-        "section": "Excerpts",
-        "quote": "Russia agreed to sell the S-400.",
-        "doc_id": "a1",
-        "perspective": "Russian sources",
-        "label": "Alexander Gabuev and Vasily Kashin, *Armed Friendship*, Carnegie Moscow Center, November 2, 2017",
-    }
-    return Citation(**{**fields, **overrides})
+    return sample_citation(**overrides)
 
 
 # --- rendering --------------------------------------------------------------------------------
