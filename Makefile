@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup llm run test browser lint bench clean-index
+.PHONY: setup llm run test test-fast browser lint bench clean-index
 
 setup: $(VENV)/.installed
 
@@ -36,13 +36,18 @@ run: setup
 test: setup llm browser
 	$(BIN)/ruff check assistant tests evals
 	$(BIN)/ruff format --check assistant tests evals
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m slow
+
+# the fast tier alone: no index, no model server, no browser (about 20 s)
+test-fast: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 # latency, start-up, builds and memory against the targets and a LangChain baseline (not in `make test`):
 # about 15 minutes on two cores; writes docs/bench.md and docs/bench.json
 bench: setup
 	$(BIN)/assistant ingest
-	$(BIN)/assistant bench
+	$(BIN)/assistant bench --out docs
 
 # the UI tests drive Debian's chromium through Playwright (never `playwright install`)
 browser:

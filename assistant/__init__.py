@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import AssistantError, IndexUnavailable, InvalidFilter, InvalidQuestion
-from .settings import Settings
-from .types import Answer, Citation, Passage, SourceDoc
+from assistant.errors import AssistantError, IndexUnavailable, InvalidFilter, InvalidQuestion
+from assistant.settings import Settings
+from assistant.types import Answer, Citation, Passage, SourceDoc
 
 if TYPE_CHECKING:
-    from .pipeline import Assistant
+    from assistant.pipeline import Assistant
 
 __all__ = [
     "Answer",
@@ -32,7 +32,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "Assistant":  # keeps `import assistant` light: torch loads only when needed
-        from .pipeline import Assistant
+        from assistant.pipeline import Assistant
 
         return Assistant
     raise AttributeError(name)

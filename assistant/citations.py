@@ -12,23 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .chunk import split_sentences
-from .context import locate
-from .embed import embed
-from .index import Index
-from .settings import Settings
-from .text import terms
-from .types import Answer, Chunk, Citation, citation_fields
+from assistant.context import locate
+from assistant.corpus.chunk import split_sentences
+from assistant.embed import embed
+from assistant.settings import Settings
+from assistant.store.index import Index
+from assistant.text import terms
+from assistant.types import Answer, Chunk, Citation, Evidence, citation_fields
 
 _KEY = re.compile(r"\[([A-Za-z0-9_:/#.-]+)\]")
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What a key stands for: a chunk and the verbatim passage that supports the claim."""
-
-    chunk_id: str
-    quote: str
 
 
 def finalize(

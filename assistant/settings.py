@@ -9,8 +9,9 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.report import REPORT_FILE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-REPORT_FILE = "broader-transatlantic-security.md"
 
 
 def _default_index_dir() -> Path:
@@ -21,6 +22,11 @@ def _default_index_dir() -> Path:
 def _default_feedback_path() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "transatlantic-assistant" / "feedback.sqlite3"
+
+
+def _default_reports_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "transatlantic-assistant" / "reports"
 
 
 class Settings(BaseSettings):
@@ -44,7 +50,7 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(32, description="Batch size when embedding at build time.")
     build_threads: int = Field(
         0,
-        description="Torch threads when embedding the report at build time; 0 means one per CPU core. "
+        description="Threads when embedding the report at build time; 0 means one per CPU core. "
         "Questions are always embedded on one thread (faster for a short text, and fair to other requests).",
     )
     model_max_tokens: int = Field(
@@ -128,6 +134,11 @@ class Settings(BaseSettings):
         4_000_000,
         description="Largest request the chat UI reads (a conversation travels with each question); "
         "larger ones are refused before any work.",
+    )
+    reports_dir: Path = Field(
+        default_factory=_default_reports_dir,
+        description="Where `assistant eval` (eval/) and `assistant bench` (bench/) write their reports "
+        "when no --out is given; never inside the package or its checkout.",
     )
     feedback_path: Path = Field(
         default_factory=_default_feedback_path,

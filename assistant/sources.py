@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .retrieve import Filters
-from .types import AREAS, SourceDoc
+from assistant.report import AREAS
+from assistant.retrieve import Filters
+from assistant.types import SourceDoc
 
 LISTED_KINDS: tuple[str, ...] = ("chapter", "appendix")
 """What the browser lists unless a ``kind`` filter asks for the summary or the bios."""

@@ -6,6 +6,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from assistant.report import NAME_VARIANTS
+
 STOPWORDS = frozenset(
     """
     a about above after again against all also am an and any are aren as at be because been
@@ -36,10 +38,6 @@ def fold(text: str) -> str:
         return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-
-
-# spellings the report uses for the same person ("Vasiliy"/"Vasily" Kashin, "Alexandr" Bartosh)
-NAME_VARIANTS = {"vasiliy": "vasily", "vassily": "vasily", "alexandr": "alexander"}
 
 
 def canonical_name(text: str) -> str:
@@ -78,7 +76,7 @@ def clean_question(text: str) -> str:
 def validate_question(question: object, limit: int) -> str:
     """The cleaned question, or ``InvalidQuestion`` with a one-line reason: the rule that ``ask()``,
     ``search()`` and the LangChain retriever share."""
-    from .errors import InvalidQuestion
+    from assistant.errors import InvalidQuestion
 
     if not isinstance(question, str):
         raise InvalidQuestion("The question must be text.")
@@ -93,3 +91,19 @@ def validate_question(question: object, limit: int) -> str:
     if not any(ch.isalnum() for ch in text):
         raise InvalidQuestion("The question has no words in it; please rephrase.")
     return text
+
+
+_LINK = re.compile(r"\[\[(.+?)\]\((?:https?://[^)\s]+)\)\]|\[([^\[\]]+)\]\((?:https?://[^)\s]+)\)")
+_TAG = re.compile(r"</?[a-zA-Z][\w-]*\s*/?>")
+
+
+def plain(text: str) -> str:
+    """The quotation as displayed: the report's words without its Markdown or HTML markup (links,
+    emphasis, tags such as ``<excerpt/>``); ``Citation.quote`` keeps the exact characters."""
+    text = _LINK.sub(lambda m: m.group(1) or m.group(2), text)
+    text = _TAG.sub(" ", text)
+    text = re.sub(r"(?<!\w)__(.+?)__(?!\w)", r"\1", text)
+    text = re.sub(r"(?<![\w])_(?!\s)(.+?)(?<!\s)_(?!\w)", r"\1", text)
+    text = re.sub(r"(?<![\w*])\*{1,2}(?!\s)(.+?)(?<!\s)\*{1,2}(?![\w*])", r"\1", text)
+    text = re.sub(r"_(?=\s|$)|(?<=\s)_", "", text)  # an emphasis mark whose pair lies outside the quote
+    return re.sub(r"\s{2,}", " ", text).strip()

@@ -7,14 +7,6 @@ from typing import Any, Literal
 
 Kind = Literal["summary", "chapter", "appendix", "bio"]
 
-AREAS: tuple[str, ...] = (
-    "arms sales and technology transfer",
-    "military exercises",
-    "space and cyber",
-    "hybrid warfare",
-)
-PERSPECTIVES: tuple[str, ...] = ("Russian sources", "Chinese sources", "Western analysis")
-
 
 @dataclass(frozen=True)
 class SourceDoc:
@@ -230,3 +222,31 @@ def citation_fields(doc: SourceDoc, section: str) -> dict[str, Any]:
         "perspective": doc.perspective,
         "label": doc.label(),
     }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a key stands for: a chunk and the verbatim passage that supports the claim."""
+
+    chunk_id: str
+    quote: str
+
+
+@dataclass
+class Draft:
+    """Text with evidence keys, ready for ``citations.finalize``."""
+
+    text: str
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    abstained: bool = False
+    related: list[Passage] = field(default_factory=list)
+
+
+@dataclass
+class Scored:
+    chunk_index: int
+    slot: int
+    sentence: str
+    score: float
+    dense: float
+    lexical: float

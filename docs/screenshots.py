@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from assistant.frontends.ui.server import serve  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
-from assistant.ui import serve  # noqa: E402
 from tests.ui_browser import (  # noqa: E402
     Turn,
     ask,

@@ -1,6 +1,6 @@
 """Fit the answerability model on the dev split and synthetic negatives; write its parameters.
 
-    python evals/fit_answerability.py [--out assistant/answerability.json] [--report DIR]
+    python evals/fit_answerability.py [--out assistant/answer/answerability.json] [--report DIR]
 
 Training items: every dev question (answerable or not) that the model decides (questions about
 the report's own metadata and comparisons take other answer paths), and negatives made from answerable dev
@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant import Assistant  # noqa: E402
-from assistant.answerability import FEATURES, MODEL_FILE, Model, ReportFacts, compute_features  # noqa: E402
-from assistant.compare import is_comparison  # noqa: E402
-from assistant.evaluate import DEFAULT_SET, load_questions  # noqa: E402
+from assistant.answer.answerability import FEATURES, MODEL_FILE, Model, ReportFacts, compute_features  # noqa: E402
+from assistant.answer.compare import is_comparison  # noqa: E402
+from assistant.evaluation.dataset import DEFAULT_SET, load_questions  # noqa: E402
 from assistant.understand import load_nlp  # noqa: E402
 
 VERSION = "2"
@@ -134,7 +134,7 @@ def perturb(question: str, facts: ReportFacts, rng: random.Random) -> list[str]:
 
 def examples(bot: Assistant, seed: int) -> list[Example]:
     rng = random.Random(seed)
-    facts = bot._ensure().facts
+    facts = bot.knowledge.facts
     out: list[Example] = []
     for item in load_questions(DEFAULT_SET):
         if item.split != "dev":
@@ -158,7 +158,7 @@ def featurise(bot: Assistant, items: list[Example]) -> tuple[np.ndarray, np.ndar
     """Feature rows, and whether the model decides the item at all: questions about the report's
     metadata (who wrote, where published) and comparisons take other answer paths, and follow-ups
     are refused only for what the report lacks outright (``answerability.decide``)."""
-    engine = bot._ensure()
+    engine = bot.knowledge
     rows = []
     decided = []
     for ex in items:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from assistant.evaluate import DEFAULT_SET, load_questions, load_report, validate
+from assistant.evaluation.dataset import DEFAULT_SET, load_questions, load_report, validate
 
 
 def main(argv: list[str]) -> int:

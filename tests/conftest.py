@@ -10,7 +10,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assistant.settings import PROJECT_ROOT, REPORT_FILE, Settings
+from assistant.report import REPORT_FILE
+from assistant.settings import PROJECT_ROOT, Settings
 
 REPORT = PROJECT_ROOT / "corpus" / REPORT_FILE
 
@@ -48,3 +49,14 @@ def small_corpus(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "small.md"
     path.write_text("\n".join(lines[:end]), encoding="utf-8")
     yield path
+
+
+_INDEX_FIXTURES = frozenset({"bot", "index_dir", "settings"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the real index are in the slow tier, whatever their module says: the fast
+    tier (``pytest -m "not slow"``) never builds an index."""
+    for item in items:
+        if _INDEX_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -12,11 +12,17 @@ import numpy as np
 import pytest
 
 from assistant import Assistant
-from assistant.answerability import FEATURES, MODEL_FILE, Model, ReportFacts, load_model
+from assistant.answer.answerability import FEATURES, MODEL_FILE, Model, ReportFacts, load_model
 from assistant.citations import check
-from assistant.compose import ABSTAIN_TEXT
-from assistant.query import analyse, detect_kind, detect_perspective, is_followup, prefer_biographies
+from assistant.report import ABSTAIN_TEXT
 from assistant.retrieve import Engine
+from assistant.understand.query import (
+    analyse,
+    detect_kind,
+    detect_perspective,
+    is_followup,
+    prefer_biographies,
+)
 
 
 def test_shipped_model_is_complete_and_versioned() -> None:
@@ -39,7 +45,7 @@ def test_probability_is_a_logistic_of_standardised_features() -> None:
 
 @pytest.fixture(scope="module")
 def engine(bot: Assistant) -> Engine:
-    return bot._ensure()
+    return bot.knowledge.engine
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ import sys
 import pytest
 
 from assistant import Assistant
-from assistant.bench import Series, baseline_chain, markdown, run_child
 from assistant.citations import check
+from assistant.evaluation.baseline import baseline_chain
+from assistant.evaluation.bench import Series, run_child
+from assistant.evaluation.bench_report import markdown
 
 
 def test_series_statistics() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.chunk import build_chunks, header_for, split_sentences
+from assistant.corpus.chunk import build_chunks, header_for, split_sentences
+from assistant.corpus.parse import parse_report
 from assistant.embed import count_tokens
-from assistant.parse import parse_report
 
 from .conftest import REPORT
 

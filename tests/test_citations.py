@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from assistant.citations import Evidence, check, finalize
-from assistant.types import Answer, Chunk, SourceDoc
+from assistant.citations import check, finalize
+from assistant.types import Answer, Chunk, Evidence, SourceDoc
 
 CORPUS = "Alpha sentence one. Beta sentence two. Gamma sentence three."
 

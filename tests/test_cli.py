@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def _run(args: list[str], index_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
+        [sys.executable, "-m", "assistant", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -76,7 +76,7 @@ def test_foreign_index_dir_is_reported(tmp_path: Path) -> None:
 
 def test_chat_remembers_the_conversation(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
     proc = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "chat"],
+        [sys.executable, "-m", "assistant", "chat"],
         input="What do Gabuev and Kashin say about the S-400 sale?\nWhen was that published?\n\n",
         capture_output=True,
         text=True,

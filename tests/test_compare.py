@@ -12,14 +12,18 @@ from typing import Any
 
 import pytest
 
+from assistant.answer.compare import NOT_ADDRESSED, comparison_topic, is_comparison, perspective_docs
 from assistant.citations import check
-from assistant.compare import NOT_ADDRESSED, comparison_topic, is_comparison, perspective_docs
-from assistant.evaluate import Item, Results, headline_table, score_item, validate
-from assistant.parse import parse_report
+from assistant.corpus.parse import parse_report
+from assistant.evaluation.dataset import Item, validate
+from assistant.evaluation.report import headline_table
+from assistant.evaluation.score import Results, score_item
+from assistant.frontends.ui.conversation import render_sources_table, respond
+from assistant.frontends.ui.render import render_answer
+from assistant.report import AREAS, PERSPECTIVES
 from assistant.retrieve import Filters
 from assistant.sources import format_table, list_sources
-from assistant.types import AREAS, PERSPECTIVES, Answer, Citation, Section, SourceDoc, in_perspective
-from assistant.ui import render_answer, render_sources_table, respond
+from assistant.types import Answer, Citation, Section, SourceDoc, in_perspective
 from tests.test_parse import CHAPTERS, SOURCES
 from tests.ui_browser import ask, choose, free_port, launch_browser, open_app, wait_until_up
 
@@ -109,7 +113,7 @@ def test_sources_lists_every_chapter_and_appendix_source_with_its_metadata(
 
     bot = Assistant()  # the browser needs only the report, not the index
     listed = bot.sources()
-    assert bot._engine is None
+    assert bot._knowledge is None
     chapters = [d for d in listed if d.kind == "chapter"]
     appendix = [d for d in listed if d.kind == "appendix"]
     assert len(listed) == 28 and len(chapters) == 8 and len(appendix) == 20
@@ -339,7 +343,7 @@ def test_source_hit_is_scored_per_perspective() -> None:
 
 
 def test_the_shipped_set_has_comparison_items_in_both_splits() -> None:
-    from assistant.evaluate import DEFAULT_SET, load_questions
+    from assistant.evaluation.dataset import DEFAULT_SET, load_questions
 
     items = [i for i in load_questions(DEFAULT_SET) if i.gold_by_perspective]
     assert len(items) >= 12 and {i.split for i in items} == {"dev", "test"}
@@ -431,7 +435,7 @@ def test_a_source_chosen_in_the_browser_restricts_answers(bot) -> None:  # type:
 
 def _cli(args: list[str], index_dir: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
+        [sys.executable, "-m", "assistant", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -492,7 +496,7 @@ def test_respond_in_compare_mode(bot) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def app_url(bot, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    from assistant.ui import serve
+    from assistant.frontends.ui.server import serve
 
     port = free_port()
     app = serve(settings.model_copy(update={"ui_port": port}), bot=bot, block=False)

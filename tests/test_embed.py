@@ -1,11 +1,14 @@
-"""The embedding model: the plain-torch encoder gives sentence-transformers' vectors."""
+"""The embedding model: the ONNX export run by onnxruntime gives sentence-transformers' vectors."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from assistant.embed import BUNDLED, MeanPooledBert, _SentenceTransformer, embed, load_model, model_path
+from assistant.embed import BUNDLED, OnnxEncoder, _SentenceTransformer, embed, load_model, model_path
 
 pytestmark = pytest.mark.slow
 
@@ -18,8 +21,18 @@ TEXTS = [
 ]
 
 
-def test_the_bundled_model_loads_without_sentence_transformers() -> None:
-    assert isinstance(load_model(BUNDLED), MeanPooledBert)
+def test_the_bundled_model_runs_on_onnxruntime() -> None:
+    model = load_model(BUNDLED)
+    assert isinstance(model, OnnxEncoder) and model.file.suffix == ".onnx" and model.file.is_file()
+
+
+def test_embedding_a_question_imports_neither_torch_nor_transformers() -> None:
+    code = (
+        "import sys; from assistant.embed import embed; v = embed('all-MiniLM-L6-v2', ['S-400 sale']);"
+        "print(v.shape, [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "(1, 384) []"
 
 
 def test_vectors_match_sentence_transformers() -> None:

@@ -11,24 +11,20 @@ from typing import Any
 
 import pytest
 
-from assistant import evaluate
-from assistant.evaluate import (
+from assistant.corpus.parse import Report
+from assistant.evaluation import evaluate, score
+from assistant.evaluation.dataset import (
     DEFAULT_SET,
     GoldSource,
     Item,
-    Results,
-    add_eval_parser,
-    compare,
     load_questions,
     load_report,
     matches_gold,
-    percentile,
-    run,
-    run_eval_command,
     validate,
-    write_report,
 )
-from assistant.parse import Report
+from assistant.evaluation.evaluate import add_eval_parser, run_eval_command
+from assistant.evaluation.report import compare, write_report
+from assistant.evaluation.score import Results, percentile, run
 from assistant.types import Answer, Chunk, Citation, Passage, SourceDoc
 
 # --- validation --------------------------------------------------------------------------------
@@ -287,7 +283,7 @@ class FakeAssistant:
 @pytest.fixture()
 def results(monkeypatch: pytest.MonkeyPatch) -> Results:
     fake = FakeAssistant()
-    monkeypatch.setattr(evaluate, "time", SimpleNamespace(perf_counter=fake.clock))
+    monkeypatch.setattr(score, "time", SimpleNamespace(perf_counter=fake.clock))
     res = run(fake, ITEMS, progress=False, config="fake")
     assert fake.histories["question C?"] == ITEMS[2].history
     assert fake.histories["question A?"] is None
@@ -407,7 +403,7 @@ def _parse(*argv: str) -> argparse.Namespace:
 def test_eval_options_and_defaults() -> None:
     args = _parse()
     assert args.question_set == DEFAULT_SET and args.split is None and args.config == "hybrid,dense,bm25"
-    assert args.out == evaluate.DEFAULT_OUT and not args.validate_only and args.compare is None
+    assert args.out is None and not args.validate_only and args.compare is None
     args = _parse(
         "--split", "dev", "--limit", "3", "--ids", "q001,q002", "--types", "fact", "--config", "bm25"
     )
@@ -500,7 +496,7 @@ def test_run_configs_interleaves_items(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_each_split_is_reported_on_its_own(results: Results) -> None:
     from dataclasses import replace
 
-    from assistant.evaluate import summary_markdown
+    from assistant.evaluation.report import summary_markdown
 
     mixed = [replace(r, split="blind" if i % 2 else "dev") for i, r in enumerate(results.records)]
     text = summary_markdown({"fake": Results(config="fake", records=mixed)})
@@ -512,7 +508,7 @@ def test_each_split_is_reported_on_its_own(results: Results) -> None:
 
 
 def test_answer_form_metrics(results: Results) -> None:
-    from assistant.evaluate import clean_display
+    from assistant.evaluation.score import clean_display
 
     assert clean_display("Russia sold S-400s. [1] China bought them. [2]")
     assert not clean_display("The *Broader* report. [1]") and not clean_display(

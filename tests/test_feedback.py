@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.feedback import Feedback, FeedbackStore, draft_item
+from assistant.frontends.feedback import Feedback, FeedbackStore, draft_item
 from assistant.settings import Settings
 from assistant.types import Answer, Citation
 from tests.samples import sample_citation
@@ -89,7 +89,7 @@ def test_an_unknown_verdict_is_refused(tmp_path: Path) -> None:
 
 _WRITER = """
 import sys
-from assistant.feedback import Feedback, FeedbackStore
+from assistant.frontends.feedback import Feedback, FeedbackStore
 store = FeedbackStore(url=sys.argv[1])
 for n in range(int(sys.argv[3])):
     store.record(Feedback(verdict="down", question=f"writer {sys.argv[2]} question {n}", answer="a"))
@@ -188,7 +188,13 @@ def test_feedback_on_a_real_postgresql_server(postgres: str, tmp_path: Path) -> 
 
 # --- exports ---------------------------------------------------------------------------------
 def test_markdown_with_footnotes_bibtex_and_ris() -> None:
-    from assistant.export import answer_markdown, bibtex, cited_documents, conversation_markdown, ris
+    from assistant.frontends.export import (
+        answer_markdown,
+        bibtex,
+        cited_documents,
+        conversation_markdown,
+        ris,
+    )
 
     md = answer_markdown(ANSWER)
     assert md.startswith("Russia agreed to sell the S-400. [^1] It also sold Su-35 jets. [^2]")

@@ -27,8 +27,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
 from assistant import Answer, Assistant, Settings
-from assistant.citations import Grounding, check, ground
-from assistant.generate import (
+from assistant.answer.generate import (
     Generator,
     _clean_rewrite,
     enforce,
@@ -36,6 +35,7 @@ from assistant.generate import (
     format_context,
     passage_keys,
 )
+from assistant.citations import Grounding, check, ground
 from assistant.types import Passage
 
 CONTENT_QUESTION = "What did Russia agree to sell China in 2015?"
@@ -75,7 +75,7 @@ def test_fallback_keeps_the_extractive_answer_and_says_why() -> None:
 def test_backends_without_the_extra_name_it() -> None:
     code = (
         "import sys; sys.modules['langchain_openai'] = None; sys.modules['llama_cpp'] = None\n"
-        "from assistant.generate import require_extra\n"
+        "from assistant.answer.generate import require_extra\n"
         "from assistant.errors import MissingExtra\n"
         "for backend in ('openai', 'llamacpp'):\n"
         "    try:\n"
@@ -92,7 +92,7 @@ def test_backends_without_the_extra_name_it() -> None:
 
 def test_default_backend_never_imports_the_llm_extra() -> None:
     code = (
-        "import sys, assistant; from assistant import pipeline, generate, cli;"
+        "import sys, assistant; from assistant import pipeline; from assistant.answer import generate; from assistant.frontends import cli;"
         "heavy = [m for m in ('langchain_openai', 'langchain_community', 'llama_cpp', 'openai')"
         " if m in sys.modules];"
         "print(','.join(heavy))"
@@ -415,7 +415,7 @@ def test_the_cli_streams_with_a_backend_and_prints_one_line_errors(
         "HOME": str(tmp_path),
     }
     out = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "ask", CONTENT_QUESTION],
+        [sys.executable, "-m", "assistant", "ask", CONTENT_QUESTION],
         capture_output=True,
         text=True,
         env=env,

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import IndexUnavailable
-from assistant.index import MARKER, build_index, load_index
 from assistant.settings import Settings
+from assistant.store import load_index
+from assistant.store.build import build_index
+from assistant.store.index import MARKER
 
 pytestmark = pytest.mark.slow
 
@@ -109,7 +111,7 @@ def test_killed_build_leaves_previous_index_serving(tmp_path: Path, small_corpus
         "ASSISTANT_CORPUS_PATH": str(changed),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from assistant.cli import main; main(['ingest'])"],
+        [sys.executable, "-c", "from assistant.frontends.cli import main; main(['ingest'])"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -148,7 +150,7 @@ def test_derived_files_are_cached_beside_the_build_and_recomputed_when_damaged(
 
 
 def test_ingest_sweeps_what_killed_builds_left(tmp_path: Path, small_corpus: Path) -> None:
-    from assistant.index import ingest
+    from assistant.store import ingest
 
     settings = Settings(index_dir=tmp_path / "ix", corpus_path=small_corpus)
     served = load_index(settings).path

@@ -19,8 +19,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from assistant.errors import AssistantError, IndexUnavailable
-from assistant.index import build_index, load_index
 from assistant.settings import Settings
+from assistant.store import load_index
+from assistant.store.build import build_index
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +78,7 @@ def _as_reader(args: list[str], settings: Settings, **env: str) -> subprocess.Co
     """The CLI as a user who cannot write the index directory."""
     prefix = ["setpriv", *NO_WRITE_ACCESS] if os.geteuid() == 0 else []
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "assistant.cli", *args],
+        [*prefix, sys.executable, "-m", "assistant", *args],
         capture_output=True,
         text=True,
         timeout=600,

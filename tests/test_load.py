@@ -24,7 +24,7 @@ import pytest
 
 from assistant import Answer, Assistant
 from assistant.citations import check
-from assistant.evaluate import DEFAULT_SET, load_questions
+from assistant.evaluation.dataset import DEFAULT_SET, load_questions
 from assistant.settings import Settings
 from tests.ui_browser import assistant_serve
 
@@ -78,7 +78,7 @@ Expected = dict[tuple[str, ...], list[str]]
 def expected_answers(bot: Assistant, conversations: set[tuple[str, ...]], corpus: str) -> Expected:
     """The plain-text answers each conversation gets in-process (the UI's own ``respond``, with the
     history it keeps), after checking that every answer's citations hold."""
-    from assistant.ui import respond
+    from assistant.frontends.ui.conversation import respond
 
     expected: Expected = {}
     for questions in conversations:
@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     questions = _questions(args.questions)
     conversations = {conversation(n, p, questions) for n in range(args.users) for p in (1, args.per_user)}
     expected = expected_answers(bot, conversations, bot.corpus)
-    from assistant.ui import respond
+    from assistant.frontends.ui.conversation import respond
 
     started = time.process_time()
     updates = sum(len(list(respond(bot, q, [], []))) for q in questions)

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from assistant.parse import parse_citation, parse_report, parse_text
-from assistant.types import AREAS
+from assistant.corpus.parse import parse_citation, parse_report, parse_text
+from assistant.report import AREAS
 
 from .conftest import REPORT
 

@@ -10,7 +10,7 @@ from langchain_core.runnables import Runnable
 
 from assistant import Answer, Assistant, InvalidQuestion
 from assistant.citations import check
-from assistant.compose import ABSTAIN_TEXT
+from assistant.report import ABSTAIN_TEXT
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from assistant.errors import InvalidFilter
+from assistant.report import AREAS
 from assistant.retrieve import Filters
-from assistant.types import AREAS
 
 pytestmark = pytest.mark.slow
 
@@ -81,9 +81,9 @@ def test_bad_filters_are_clear_errors(bot) -> None:  # type: ignore[no-untyped-d
 
 @pytest.mark.parametrize("mode", ["dense", "bm25"])
 def test_single_retrievers_for_baselines(bot, mode: str) -> None:  # type: ignore[no-untyped-def]
-    from assistant.query import analyse
+    from assistant.understand.query import analyse
 
-    engine = bot._ensure()
+    engine = bot.knowledge.engine
     q = analyse("BeiDou GLONASS satellite navigation", None, engine.catalog)
     found = engine.retrieve(q, Filters(), 5, mode=mode)
     assert len(found.passages) == 5

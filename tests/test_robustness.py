@@ -199,7 +199,7 @@ def test_cli_gives_an_answer_or_one_line(
     bot: Assistant, index_dir: Path, corpus_text: str, args: list[str]
 ) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args],
+        [sys.executable, "-m", "assistant", *args],
         capture_output=True,
         text=True,
         timeout=300,

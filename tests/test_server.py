@@ -19,7 +19,8 @@ import pytest
 
 from assistant import Assistant, IndexUnavailable
 from assistant.citations import check
-from assistant.settings import PROJECT_ROOT, REPORT_FILE, Settings
+from assistant.report import REPORT_FILE
+from assistant.settings import PROJECT_ROOT, Settings
 from assistant.types import Answer, Citation
 from tests.ui_browser import free_port
 
@@ -106,7 +107,11 @@ def _env(server: ChromaServer, corpus: Path, cache: Path, **extra: str) -> dict[
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args], capture_output=True, text=True, timeout=600, env=env
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
 
 
@@ -145,7 +150,7 @@ def test_two_app_processes_answer_from_the_server_at_once(
 ) -> None:
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "assistant.cli", "ask", "--json", QUESTION],
+            [sys.executable, "-m", "assistant", "ask", "--json", QUESTION],
             env=_env(server, corpus, tmp_path / f"app-{n}"),  # fresh directories: no local index at all
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -174,7 +179,7 @@ def test_a_stale_server_index_is_reported(
 def test_server_going_away_mid_session_then_coming_back(
     server: ChromaServer, corpus: Path, ingested: str, tmp_path: Path
 ) -> None:
-    from assistant.ui import respond
+    from assistant.frontends.ui.conversation import respond
 
     settings = Settings(
         chroma_host="127.0.0.1",
@@ -205,7 +210,7 @@ def test_the_command_line_chat_survives_an_outage(
     server: ChromaServer, corpus: Path, ingested: str, tmp_path: Path
 ) -> None:
     chat = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "chat"],
+        [sys.executable, "-m", "assistant", "chat"],
         env=_env(server, corpus, tmp_path, ASSISTANT_CHROMA_TIMEOUT="5"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -250,8 +255,8 @@ def test_the_command_line_chat_survives_an_outage(
 def test_a_rebuild_while_serving(server: ChromaServer, corpus: Path, ingested: str, tmp_path: Path) -> None:
     """Two newer builds of the same settings retire the one in use: the running Assistant moves to
     the current build (the same chunks) without an error."""
-    from assistant.index import compute_build
-    from assistant.index_server import publish
+    from assistant.store.build import compute_build
+    from assistant.store.server import publish
 
     settings = Settings(
         chroma_host="127.0.0.1", chroma_port=server.port, corpus_path=corpus, index_dir=tmp_path

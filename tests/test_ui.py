@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
-from assistant.settings import Settings
-from assistant.types import Answer, Chunk, Citation, Passage, SourceDoc
-from assistant.ui import (
-    TITLE,
-    _contexts,
+from assistant.frontends.ui.app import TITLE
+from assistant.frontends.ui.conversation import respond
+from assistant.frontends.ui.render import (
+    contexts_of,
     escape_user_text,
     perspective_label,
     render_answer,
     render_error,
-    respond,
 )
+from assistant.settings import Settings
+from assistant.types import Answer, Chunk, Citation, Passage, SourceDoc
 from tests.samples import sample_citation
 from tests.ui_browser import (
     BOT,
@@ -52,7 +52,7 @@ def _citation(**overrides: Any) -> Citation:
 
 # --- rendering --------------------------------------------------------------------------------
 def test_importing_the_ui_module_does_not_load_gradio() -> None:
-    code = "import sys, assistant.ui; print('gradio' in sys.modules)"
+    code = "import sys, assistant.frontends.ui.app; print('gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -98,7 +98,7 @@ def test_each_cited_document_is_listed_once_with_its_passages() -> None:
 
 
 def test_filter_banner_names_what_restricts_the_answers() -> None:
-    from assistant.ui import describe_filters
+    from assistant.frontends.ui.conversation import describe_filters
 
     labels = {"ch6": "Marc Julienne — China-Russia Cooperation in Space"}
     assert describe_filters("", "", "", "", labels) == ""
@@ -108,8 +108,8 @@ def test_filter_banner_names_what_restricts_the_answers() -> None:
 
 
 def test_authors_are_listed_once_across_spellings_by_surname(bot) -> None:  # type: ignore[no-untyped-def]
+    from assistant.frontends.ui.conversation import author_choices
     from assistant.text import canonical_name
-    from assistant.ui import author_choices
 
     names = author_choices(bot)
     assert len({canonical_name(n) for n in names}) == len(names)
@@ -182,7 +182,7 @@ def test_respond_streams_then_keeps_a_plain_history(bot) -> None:  # type: ignor
     assert len(steps) > 3  # the text arrives in pieces before the sources
     textbox, chat, history, plain = steps[-1]
     answer = bot.ask(S400)
-    assert textbox == "" and chat[-1]["content"] == render_answer(answer, _contexts(bot))
+    assert textbox == "" and chat[-1]["content"] == render_answer(answer, contexts_of(bot))
     assert chat[-1]["content"].count('<details class="ta-context">') == len(answer.citations)
     assert history == [{"role": "user", "content": S400}, {"role": "assistant", "content": answer.text}]
     assert plain == answer.format_plain()
@@ -226,7 +226,7 @@ def test_length_limits_count_what_was_typed(bot) -> None:  # type: ignore[no-unt
 
 def test_conversations_for_programs_are_validated() -> None:
     from assistant.errors import InvalidConversation
-    from assistant.ui import conversation_history
+    from assistant.frontends.ui.conversation import conversation_history
 
     assert conversation_history(None) == []
     parts = [{"role": "user", "content": [{"type": "text", "text": "Q"}], "metadata": None}]
@@ -242,7 +242,7 @@ def test_conversations_for_programs_are_validated() -> None:
 
 
 def test_the_login_limiter_waits_longer_after_each_failure() -> None:
-    from assistant.ui_guard import LoginLimiter
+    from assistant.frontends.ui.guard import LoginLimiter
 
     now = [0.0]
     limiter = LoginLimiter(free=2, max_delay=10.0, clock=lambda: now[0])
@@ -262,7 +262,7 @@ def feedback_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def app_url(bot, settings: Settings, feedback_db: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    from assistant.ui import serve
+    from assistant.frontends.ui.server import serve
 
     port = free_port()
     shared = bot.settings
@@ -396,7 +396,7 @@ def _wait_for(check: Any, timeout: float = 30.0) -> Any:
 
 @pytest.mark.slow
 def test_browser_feedback_is_stored_and_exported(page, feedback_db: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from assistant.feedback import FeedbackStore
+    from assistant.frontends.feedback import FeedbackStore
 
     store = FeedbackStore(url=f"sqlite:///{feedback_db}")
     before = len(list(store.all()))
@@ -414,7 +414,7 @@ def test_browser_feedback_is_stored_and_exported(page, feedback_db: Path, tmp_pa
     assert flagged[0].wrong_citations == [1] and flagged[0].comment == "This source is about something else."
     out = tmp_path / "drafts.jsonl"
     exported = subprocess.run(
-        [sys.executable, "-m", "assistant.cli", "feedback", "export", "--out", str(out)],
+        [sys.executable, "-m", "assistant", "feedback", "export", "--out", str(out)],
         capture_output=True,
         text=True,
         env={**os.environ, "ASSISTANT_FEEDBACK_PATH": str(feedback_db)},
@@ -460,7 +460,7 @@ def test_browser_copies_answers_and_exports_the_conversation(browser, app_url: s
 
 
 def test_saved_conversations_keep_list_reopen_and_delete() -> None:
-    from assistant import ui_saved
+    from assistant.frontends.ui import saved as ui_saved
 
     answer = Answer(question="Q1?", text="A [1]", citations=[_citation()])
     record = ui_saved.answer_record(1, answer, {"area": "space and cyber"}, [])
@@ -556,7 +556,7 @@ def test_browser_works_on_a_390_px_wide_phone(browser, app_url: str) -> None:  #
 
 @pytest.mark.slow
 def test_browser_example_chips_ask_their_question(page) -> None:  # type: ignore[no-untyped-def]
-    from assistant.ui import EXAMPLES
+    from assistant.frontends.ui.app import EXAMPLES
 
     page.evaluate(_WATCH_FOR_ANSWER, [BOT, DONE])
     page.get_by_text(EXAMPLES[0], exact=True).first.click()
@@ -656,7 +656,7 @@ def test_gradio_client_drives_assistant_serve_with_login(bot, index_dir: Path) -
 def test_login_is_rate_limited_and_state_changing_routes_need_it(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
     import httpx
 
-    from assistant.ui_guard import FREE_ATTEMPTS
+    from assistant.frontends.ui.guard import FREE_ATTEMPTS
 
     env = {
         "ASSISTANT_UI_USER": "staff",

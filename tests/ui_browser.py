@@ -108,7 +108,7 @@ def assistant_serve(index_dir: Path, **env: str) -> Iterator[Served]:
     block ends; ``Served.output`` then holds what it printed."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
         env={**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir), **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

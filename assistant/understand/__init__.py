@@ -7,8 +7,8 @@ follow-up resolution) and carries both to retrieval and answering.
 
 from __future__ import annotations
 
-from .nlp import Entity, SentenceFacts, analyse_sentences, load_nlp
-from .question import AnswerType, QuestionAnalysis, Scope, analyse_question
+from assistant.understand.nlp import Entity, SentenceFacts, analyse_sentences, load_nlp
+from assistant.understand.question import AnswerType, QuestionAnalysis, Scope, analyse_question
 
 __all__ = [
     "AnswerType",

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AssistantError
-from ..text import fold
+from assistant.errors import AssistantError
+from assistant.text import fold
 
 if TYPE_CHECKING:
     from spacy.language import Language

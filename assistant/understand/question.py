@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
-from ..text import fold
-from .nlp import NAME_LABELS, Entity, content_lemmas, lemma, load_nlp
+from assistant.text import fold
+from assistant.understand.nlp import NAME_LABELS, Entity, content_lemmas, lemma, load_nlp
 
 AnswerType = Literal[
     "person",

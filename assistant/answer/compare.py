@@ -11,14 +11,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from .citations import Evidence, finalize
-from .compose import Draft, compose, plain
-from .embed import embed
-from .query import analyse, detect_intent
-from .retrieve import Engine, Filters
-from .text import terms
-from .types import PERSPECTIVES, Answer, Passage, Section, SourceDoc, in_perspective
+from assistant.answer.turn import draft_answer
+from assistant.citations import finalize
+from assistant.embed import embed
+from assistant.report import AREA_TOPICS, PERSPECTIVES
+from assistant.retrieve import Filters
+from assistant.text import plain, terms
+from assistant.types import Answer, Draft, Evidence, Passage, Section, SourceDoc, in_perspective
+from assistant.understand.query import analyse, detect_intent
+
+if TYPE_CHECKING:
+    from assistant.knowledge import KnowledgeBase
+    from assistant.store.index import Index
 
 NOT_ADDRESSED: dict[str, str] = {
     "Russian sources": "The Russian sources in the report do not appear to address this.",
@@ -26,13 +32,6 @@ NOT_ADDRESSED: dict[str, str] = {
     "Western analysis": "The Western analysis in the report does not appear to address this.",
 }
 """What a perspective's part says when the composer abstains on its documents."""
-
-AREA_TOPICS: dict[str, str] = {
-    "arms sales and technology transfer": "Sino-Russian arms sales and military-technical cooperation",
-    "military exercises": "Sino-Russian joint military exercises",
-    "space and cyber": "Sino-Russian cooperation in space and cyberspace",
-    "hybrid warfare": "hybrid warfare and Sino-Russian cooperation against it",
-}
 
 
 def area_question(area: str) -> str:
@@ -133,29 +132,25 @@ _PREFIX = {"Russian sources": "ru-", "Chinese sources": "zh-", "Western analysis
 
 
 def compare_perspectives(
-    engine: Engine,
-    corpus: str,
+    kb: KnowledgeBase,
     question: str,
     area: str | None = None,
     history: list[dict[str, str]] | None = None,
 ) -> Answer:
     """Answer ``question`` once per perspective, from that perspective's documents only, and
     return one ``Answer`` with a labelled line and a ``Section`` for each."""
-    index, settings = engine.index, engine.settings
-    base = analyse(question, history, engine.catalog)
+    index, settings = kb.index, kb.settings
+    base = analyse(question, history, kb.catalog)
     text = comparison_topic(base.text)
     topic = comparison_topic(base.topic) if base.topic != base.text else text
     topic_vector = embed(settings.embedding_model, [topic])[0] if topic != text else None
-    k = max(settings.evidence_chunks, 10)
     drafts: dict[str, Draft] = {}
     for label in PERSPECTIVES:
         filters = perspective_filters(index.docs.values(), label, area)
         query = replace(base, text=text, topic=topic, perspective=label, intent="")
-        found = engine.retrieve(query, filters, k)
-        draft = compose(
-            query, found, index, engine.lexical, settings, engine.facts, topic_vector, judge=False
-        )
-        drafts[label] = _own_evidence(draft, filters, engine)
+        found = kb.retrieve(query, filters)
+        written, _ = draft_answer(kb, query, found, metadata=False, judge=False, topic=topic_vector)
+        drafts[label] = _own_evidence(written, filters, kb.index)
     lines: list[str] = []
     evidence: dict[str, Evidence] = {}
     for label, draft in drafts.items():
@@ -174,7 +169,7 @@ def compare_perspectives(
         "\n".join(lines),
         evidence,
         index,
-        corpus,
+        kb.corpus,
         abstained=everywhere,
         related=_related(drafts.values(), settings.related_on_abstain) if everywhere else [],
     )
@@ -185,16 +180,16 @@ def compare_perspectives(
     return answer
 
 
-def _own_evidence(draft: Draft, filters: DocSet, engine: Engine) -> Draft:
+def _own_evidence(draft: Draft, filters: DocSet, index: Index) -> Draft:
     """Keep only what the perspective's documents themselves say: retrieval already excludes
     other documents, and the report editors' notes inside a translated source are dropped here."""
     if draft.abstained:
         return draft
-    docs = engine.index.docs
+    docs = index.docs
     kept = {
         key: ev
         for key, ev in draft.evidence.items()
-        if filters.allows(docs[engine.index.chunk(ev.chunk_id).doc_id]) and not _EDITOR.match(ev.quote)
+        if filters.allows(docs[index.chunk(ev.chunk_id).doc_id]) and not _EDITOR.match(ev.quote)
     }
     if not kept:
         return Draft(text="", abstained=True)

@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .text import canonical_name
-from .understand import QuestionAnalysis, SentenceFacts, analyse_sentences
-from .understand.nlp import NAME_LABELS
-from .understand.question import TYPE_LABELS
+from assistant.text import canonical_name
+from assistant.understand import QuestionAnalysis, SentenceFacts, analyse_sentences
+from assistant.understand.nlp import NAME_LABELS
+from assistant.understand.question import TYPE_LABELS
 
 if TYPE_CHECKING:
-    from .index import Index
-    from .query import Query
-    from .retrieve import Retrieved
+    from assistant.retrieve import Retrieved
+    from assistant.store.index import Index
+    from assistant.understand.query import Query
 
 MODEL_FILE = Path(__file__).with_name("answerability.json")
 REPORT_YEAR = 2022

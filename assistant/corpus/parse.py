@@ -6,8 +6,9 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import CorpusError
-from .types import AREAS, SourceDoc
+from assistant.errors import CorpusError
+from assistant.report import AREA_KEYWORDS, AREAS
+from assistant.types import SourceDoc
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _DATE = re.compile(rf"(?:{_MONTH}(?: \d{{1,2}},)? )?(?:19|20)\d{{2}}")
@@ -17,10 +18,6 @@ _SUBTITLE = re.compile(r"^__(?P<text>[^_]+)__\s*$")
 _CAPS_HEADING = re.compile(r"^[A-Z][A-Z ,:’'\-]{10,}$")
 _EDITOR_NOTE = re.compile(r"^Editor’s [Nn]ote:")
 _APPENDIX_GROUP = re.compile(r"^(?P<lang>Russian|Chinese) Documents on (?P<topic>.+)$")
-
-# Appendix group headings name the four areas in the report's own order; chapters come in
-# pairs (a chapter on Russian views, then one on Chinese views) in that same order.
-_AREA_KEYWORDS = ("arms sales", "exercises", "space", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ def split_names(text: str) -> tuple[str, ...]:
 
 def area_of(heading: str) -> str:
     low = heading.lower()
-    for keyword, area in zip(_AREA_KEYWORDS, AREAS, strict=True):
+    for keyword, area in zip(AREA_KEYWORDS, AREAS, strict=True):
         if keyword in low:
             return area
     return ""
@@ -313,6 +310,6 @@ class _Parser:
             summary = docs["summary"]
             docs["overview"] = replace(docs["overview"], authors=summary.authors)
         report = Report(docs=docs, blocks=self.blocks)
-        from .corrections import apply_corrections
+        from assistant.corpus.corrections import apply_corrections
 
         return apply_corrections(report)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .parse import Block, Report
-from .types import Chunk, SourceDoc
+from assistant.corpus.parse import Block, Report
+from assistant.types import Chunk, SourceDoc
 
 _ABBREVIATIONS = {
     "u.s",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .types import Answer, Citation
+from assistant.types import Answer, Citation
 
 REPORT = (
     "Broader Transatlantic Security: Understanding the Broader Transatlantic Security Implications "

@@ -7,8 +7,10 @@ text (and so every quote) stays verbatim.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from .parse import Report
+if TYPE_CHECKING:
+    from assistant.corpus.parse import Report
 
 # The report prints these two Chinese hybrid-warfare sources with each other's Chinese title
 # and URL. The English title, publication, date and excerpts of each entry agree with one

@@ -6,7 +6,7 @@ builds, unchanged re-ingest and peak memory, each beside a plain LangChain basel
 
 The baseline is a plain LangChain dense-retrieval chain over the same Chroma collection
 (``langchain_chroma.Chroma(...).as_retriever()`` with k=8) feeding the same extractive composer
-and citation enforcement. Fresh-process measures run ``python -m assistant.cli`` (or the
+and citation enforcement. Fresh-process measures run ``python -m assistant`` (or the
 baseline's equivalent) as a user would, and read wall time, CPU time and peak RSS of that child.
 The benchmark measures the local index: a Chroma server adds its network round trips.
 """
@@ -27,36 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .settings import PROJECT_ROOT, Settings
+from assistant.evaluation.baseline import baseline_chain
+from assistant.evaluation.bench_report import markdown, write
+from assistant.settings import Settings
 
 if TYPE_CHECKING:
-    import numpy as np
-    from langchain_core.runnables import Runnable
+    from assistant.pipeline import Assistant
 
-    from .pipeline import Assistant
 
-DOCS = PROJECT_ROOT / "docs"
 MB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Target:
-    """A goal on this project's reference machine (two cores): ``value < limit`` to pass."""
-
-    measure: str
-    statistic: str
-    limit: float
-    unit: str
-
-
-TARGETS = (
-    Target("warm_ask", "median", 150, "ms"),
-    Target("warm_ask", "p95", 300, "ms"),
-    Target("cold_start", "median", 10, "s"),
-    Target("build", "median", 60, "s"),
-    Target("reingest", "median", 3, "s"),
-    Target("peak_rss", "max", 1536, "MB"),
-)
 
 
 @dataclass
@@ -155,83 +134,10 @@ def _check(child: Child, what: str) -> Child:
     return child
 
 
-# --- the baseline -----------------------------------------------------------------------------
-def baseline_chain(bot: Assistant) -> Runnable[str, Any]:
-    """A plain LangChain dense-retrieval chain over the assistant's own Chroma collection, feeding
-    the same extractive composer and citation enforcement: question -> Answer."""
-    import numpy as np
-    from langchain_chroma import Chroma
-    from langchain_core.runnables import RunnableLambda
-
-    from .citations import finalize
-    from .compose import compose
-    from .embed import LangChainEmbeddings
-    from .index import open_client
-    from .query import Query
-    from .retrieve import Retrieved
-    from .types import Passage
-
-    engine = bot._ensure()
-    index, settings = engine.index, bot.settings
-
-    class Remembering(LangChainEmbeddings):
-        """Keeps the query vector the retriever computed, for the composer (no second embed)."""
-
-        last: np.ndarray | None = None
-
-        def embed_query(self, text: str) -> list[float]:
-            vector = super().embed_query(text)
-            self.last = np.asarray(vector, dtype=np.float32)
-            return vector
-
-    embeddings = Remembering(settings.embedding_model)
-    store = Chroma(
-        client=open_client(settings, index.path / "chroma"),
-        collection_name=index.manifest["collection"],
-        embedding_function=embeddings,
-    )
-    retriever = store.as_retriever(search_kwargs={"k": 8})
-
-    def retrieve(question: str) -> dict[str, Any]:
-        return {"question": question, "documents": retriever.invoke(question)}
-
-    def answer(state: dict[str, Any]) -> Any:
-        qvec = embeddings.last
-        assert qvec is not None
-        rows = [index.chunk_index(str(d.id)) for d in state["documents"]]
-        passages = [
-            Passage(
-                chunk=index.chunks[i],
-                doc=index.docs[index.chunks[i].doc_id],
-                score=float(index.chunk_vectors[i] @ qvec),
-                rank=r + 1,
-            )
-            for r, i in enumerate(rows)
-        ]
-        found = Retrieved(
-            passages=passages,
-            query_vector=qvec,
-            dense={i: p.score for i, p in zip(rows, passages, strict=True)},
-        )
-        query = Query(question=state["question"], text=state["question"])
-        draft = compose(query, found, index, engine.lexical, settings, engine.facts)
-        return finalize(
-            query.question,
-            draft.text,
-            draft.evidence,
-            index,
-            bot.corpus,
-            abstained=draft.abstained,
-            related=draft.related,
-        )
-
-    return RunnableLambda(retrieve, name="dense_retrieve") | RunnableLambda(
-        answer, name="compose_cited_answer"
-    )
-
-
 # --- warm ask -----------------------------------------------------------------------------------
 RETRIEVAL_STEPS = ("analyse_question", "hybrid_retrieve", "dense_retrieve")
+
+
 COMPOSITION_STEPS = ("compose_cited_answer",)
 
 
@@ -252,7 +158,7 @@ def _traced(call: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
 
 def warm(bot: Assistant, questions: Sequence[str], rounds: int) -> dict[str, Series]:
     """``ask()`` and the baseline on every question, ``rounds`` times, in this process."""
-    from .citations import check
+    from assistant.citations import check
 
     base = baseline_chain(bot)
     for q in questions[:3]:  # first calls pay for lazy imports and allocator growth
@@ -316,9 +222,10 @@ def cold(settings: Settings, question: str, runs: int) -> dict[str, Series]:
     return _fresh(
         "cold_start",
         runs,
-        lambda: _check(run_child([sys.executable, "-m", "assistant.cli", "ask", question], env), "ask"),
+        lambda: _check(run_child([sys.executable, "-m", "assistant", "ask", question], env), "ask"),
         lambda: _check(
-            run_child([sys.executable, "-m", "assistant.bench", "_ask", question], env), "baseline ask"
+            run_child([sys.executable, "-m", "assistant.evaluation.baseline", "_ask", question], env),
+            "baseline ask",
         ),
         warmup=True,
     )
@@ -331,11 +238,11 @@ def build(settings: Settings, runs: int) -> dict[str, Series]:
     def ours() -> Child:
         with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
             env = _env(settings, ASSISTANT_INDEX_DIR=str(Path(tmp) / "index"))
-            return _check(run_child([sys.executable, "-m", "assistant.cli", "ingest"], env), "ingest")
+            return _check(run_child([sys.executable, "-m", "assistant", "ingest"], env), "ingest")
 
     def baseline() -> Child:
         with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
-            argv = [sys.executable, "-m", "assistant.bench", "_build", tmp]
+            argv = [sys.executable, "-m", "assistant.evaluation.baseline", "_build", tmp]
             return _check(run_child(argv, _env(settings)), "baseline build")
 
     return _fresh("build", runs, ours, baseline, warmup=False)
@@ -348,60 +255,12 @@ def reingest(settings: Settings, runs: int) -> dict[str, Series]:
     return _fresh(
         "reingest",
         runs,
-        lambda: _check(run_child([sys.executable, "-m", "assistant.cli", "ingest"], env), "ingest"),
-        lambda: _check(run_child([sys.executable, "-m", "assistant.bench", "_open"], env), "baseline open"),
+        lambda: _check(run_child([sys.executable, "-m", "assistant", "ingest"], env), "ingest"),
+        lambda: _check(
+            run_child([sys.executable, "-m", "assistant.evaluation.baseline", "_open"], env), "baseline open"
+        ),
         warmup=True,
     )
-
-
-# --- baseline children (``python -m assistant.bench _ask|_build|_open``) ---------------------------
-def _child(argv: list[str]) -> int:
-    if not argv:
-        raise SystemExit("run the benchmark with: assistant bench (this entry point runs its baseline)")
-    settings = Settings()
-    if argv[0] == "_ask":
-        from .pipeline import Assistant
-
-        print(baseline_chain(Assistant(settings)).invoke(argv[1]).text)
-        return 0
-    if argv[0] == "_open":
-        from langchain_chroma import Chroma
-
-        from .embed import LangChainEmbeddings
-        from .index import local_client
-
-        build_dir = settings.index_dir / "builds" / (settings.index_dir / "CURRENT").read_text().strip()
-        manifest = json.loads((build_dir / "manifest.json").read_text())
-        store = Chroma(
-            client=local_client(build_dir / "chroma"),
-            collection_name=manifest["collection"],
-            embedding_function=LangChainEmbeddings(settings.embedding_model),
-        )
-        print(len(store.get(include=[])["ids"]))
-        return 0
-    if argv[0] == "_build":
-        from langchain_chroma import Chroma
-
-        from .chunk import build_chunks
-        from .embed import LangChainEmbeddings, count_tokens
-        from .index import local_client
-        from .parse import parse_report
-
-        report = parse_report(settings.corpus_path)
-        model = settings.embedding_model
-        chunks = build_chunks(
-            report, settings.model_max_tokens, settings.chunk_target_tokens, lambda t: count_tokens(model, t)
-        )
-        Chroma.from_texts(
-            [c.embed_text for c in chunks],
-            LangChainEmbeddings(model),
-            metadatas=[{"doc_id": c.doc_id, "section": c.section} for c in chunks],
-            ids=[c.chunk_id for c in chunks],
-            client=local_client(Path(argv[1]) / "chroma"),
-            collection_name="baseline",
-        )
-        return 0
-    raise SystemExit(f"unknown benchmark child {argv[0]!r}")
 
 
 # --- the whole run and its report ---------------------------------------------------------------
@@ -416,9 +275,9 @@ def run_bench(
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     """Every measure; returns what ``write`` turns into docs/bench.md and docs/bench.json."""
-    from .evaluate import DEFAULT_SET, load_questions
-    from .index import load_index
-    from .pipeline import Assistant
+    from assistant.evaluation.dataset import DEFAULT_SET, load_questions
+    from assistant.pipeline import Assistant
+    from assistant.store import load_index
 
     settings = settings.model_copy(update={"chroma_host": ""})
     load_before = os.getloadavg()
@@ -475,102 +334,6 @@ def run_bench(
     }
 
 
-ROWS = (
-    ("warm_ask", "Warm `ask()`, total", "ms"),
-    ("warm_retrieval", "… retrieval (analyse + retrieve)", "ms"),
-    ("warm_composition", "… composition (compose + citations)", "ms"),
-    ("cold_start", "Cold start to first answer (fresh process)", "s"),
-    ("cold_start_cpu", "… CPU time of that process", "s"),
-    ("reingest", "Re-ingest, nothing changed (fresh process)", "s"),
-    ("build", "Index build from scratch (fresh process)", "s"),
-    ("build_cpu", "… CPU time of that process", "s"),
-    ("peak_rss", "Peak memory (largest of our processes)", "MB"),
-)
-
-
-def _fmt(value: float, unit: str) -> str:
-    if value != value:  # NaN: not measured
-        return "–"
-    if unit == "ms":
-        return f"{value:.0f} ms"
-    if unit == "MB":
-        return f"{value:,.0f} MB"
-    return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
-
-
-def markdown(result: dict[str, Any]) -> str:
-    """docs/bench.md: the table against the targets, then how it was measured."""
-    s = result["series"]
-
-    def stat(key: str, name: str) -> float:
-        return float(s[key][name]) if key in s else float("nan")
-
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Written by `assistant bench` on {result['when']} ({result['duration_s'] / 60:.0f} min). "
-        "Targets hold on the project's two-core reference machine; the ratio is ours divided by the "
-        "baseline (below 1: faster or smaller than the baseline).",
-        "",
-        "| measure | median | p95 | target | met | baseline median | ratio |",
-        "|---|---:|---:|---|:-:|---:|---:|",
-    ]
-    for key, label, unit in ROWS:
-        if key not in s:
-            continue
-        targets = [t for t in TARGETS if t.measure == key]
-        met = all(stat(key, t.statistic) < t.limit for t in targets)
-        target = ", ".join(f"{t.statistic} < {_fmt(t.limit, t.unit)}" for t in targets)
-        base = stat(f"baseline_{key}", "median") if key != "peak_rss" else stat("baseline_peak_rss", "max")
-        ours = stat(key, "median") if key != "peak_rss" else stat(key, "max")
-        ratio = f"{ours / base:.2f}" if base == base and base > 0 else "–"
-        p95 = _fmt(stat(key, "p95"), unit) if key != "peak_rss" else ""
-        verdict = ("yes" if met else "**no**") if targets else ""
-        lines.append(
-            f"| {label} | {_fmt(ours, unit)} | {p95} | {target} | {verdict} | {_fmt(base, unit)} | {ratio} |"
-        )
-    m, r = result["machine"], result["runs"]
-    problems = int(sum(s["citation_problems"]["values"])) if "citation_problems" in s else 0
-    lines += [
-        "",
-        f"Citation problems in the warm runs (ours and baseline, `citations.check`): {problems}.",
-        "",
-        "## How it was measured",
-        "",
-        f"- Machine: {m['cpus']} CPUs, {m['platform']}, Python {m['python']}, torch {m['torch']}. Load "
-        f"average (1, 5, 15 min) {tuple(m['load_average_before'])} before and "
-        f"{tuple(m['load_average_after'])} after: other work on the machine slows every wall-clock figure, "
-        "which is why CPU times are listed too.",
-        f"- Index: {result['index']['chunks']} chunks, {result['index']['sentences']} sentences, "
-        f"{result['index']['documents']} documents.",
-        f"- Warm: {r['questions']} questions from `evals/questions.jsonl` × {r['rounds']} rounds in one "
-        "process after three warm-up questions. The total is a plain `ask()`; the split comes from a "
-        "second, traced `ask()` (LangChain's run tracer times each step of the LCEL chain; comparison "
-        "questions, which do not go through that chain, count in the total only).",
-        f"- Cold start: `python -m assistant.cli ask …` in a fresh process, {r['cold_runs']} runs after one "
-        f"warm-up, wall time from launch to exit. Re-ingest: `assistant ingest` over the current index, "
-        f"{r['reingest_runs']} runs. Build: `assistant ingest` into an empty directory, "
-        f"{r['build_runs']} runs. "
-        "Memory: peak RSS of each process (`os.wait4`), and of the warm benchmark process itself.",
-        "- Baseline: `langchain_chroma.Chroma(client=…, collection_name=…, "
-        "embedding_function=LangChainEmbeddings()).as_retriever(k=8)` over the same collection, feeding the "
-        "same composer and citation enforcement; in fresh processes the same chain answers one question; "
-        "its build is `Chroma.from_texts` of the same chunks (chunk vectors only); its re-ingest opens and "
-        "counts that collection.",
-        "",
-        "Raw values: `docs/bench.json`.",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def write(result: dict[str, Any], out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    md, js = out / "bench.md", out / "bench.json"
-    md.write_text(markdown(result), encoding="utf-8")
-    js.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    return md, js
-
-
 def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``bench`` on an ``argparse`` subparsers object."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
@@ -589,7 +352,10 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--quick", action="store_true", help="a short run: 20 questions, 1 round, 2 of the rest"
     )
     parser.add_argument(
-        "--out", type=Path, default=DOCS, help="directory for bench.md and bench.json (default docs/)"
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for bench.md and bench.json (default: bench/ in ASSISTANT_REPORTS_DIR)",
     )
     return parser
 
@@ -598,8 +364,9 @@ def run_bench_command(args: argparse.Namespace) -> int:
     if args.quick:
         args.questions, args.rounds, args.cold_runs, args.reingest_runs = 20, 1, 2, 2
         args.build_runs = min(args.build_runs, 1)
+    settings = Settings()
     result = run_bench(
-        Settings(),
+        settings,
         questions=args.questions,
         rounds=args.rounds,
         cold_runs=args.cold_runs,
@@ -607,11 +374,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
         reingest_runs=args.reingest_runs,
         progress=lambda text: print(f"bench: {text}", file=sys.stderr, flush=True),
     )
-    md, js = write(result, args.out)
+    md, js = write(result, args.out or settings.reports_dir / "bench")
     print(markdown(result))
     print(f"written: {md} and {js}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1:]))

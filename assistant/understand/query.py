@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .chunk import split_sentences
-from .text import NAME_VARIANTS, fold, terms
-from .types import Chunk, SourceDoc
-from .understand import QuestionAnalysis, analyse_question
+from assistant.corpus.chunk import split_sentences
+from assistant.report import NAME_VARIANTS
+from assistant.text import fold, terms
+from assistant.types import Chunk, SourceDoc
+from assistant.understand import QuestionAnalysis, analyse_question
 
 
 @dataclass

@@ -24,21 +24,19 @@ import time
 import uuid
 from typing import Any
 
-from .errors import IndexUnavailable
-from .index import (
+from assistant.errors import IndexUnavailable
+from assistant.settings import Settings
+from assistant.store.build import Built, compute_build
+from assistant.store.chroma import chroma_settings, embedding_function
+from assistant.store.index import (
     MARKER,
-    Built,
     Index,
-    _chroma_settings,
-    _Stale,
+    Stale,
     check_fingerprint,
     collection_name,
-    compute_build,
-    embedding_function,
     fingerprint,
     read_build,
 )
-from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +85,7 @@ def server_client(settings: Settings) -> Any:
             host=settings.chroma_host,
             port=settings.chroma_port,
             headers=headers,
-            settings=_chroma_settings(),
+            settings=chroma_settings(),
         )
 
     client = _bounded(settings, make)
@@ -185,7 +183,7 @@ def _read_file(files: Any, manifest: dict[str, Any], name: str) -> str:
         zip(got["metadatas"] or [], got["documents"] or [], strict=True), key=lambda p: p[0]["part"]
     )
     if len(parts) != manifest.get("parts", {}).get(name):
-        raise _Stale(f"{name} is incomplete on the server")
+        raise Stale(f"{name} is incomplete on the server")
     return "".join(doc for _, doc in parts)
 
 
@@ -205,7 +203,7 @@ def load_from_server(settings: Settings, expected: dict[str, Any]) -> Index:
         docs, chunks, arrays = read_build(chunks_json, vectors)
         collection = ServerCollection(settings, manifest["collection"], digest, len(chunks))
         count = collection.count()
-    except _Stale as exc:
+    except Stale as exc:
         raise NotBuilt(
             f"The index on the Chroma server at {where(settings)} is unusable ({exc}); "
             "run: assistant ingest --force"
@@ -235,7 +233,7 @@ def _missing(settings: Settings, files: Any, expected: dict[str, Any]) -> NotBui
     if others:
         try:
             check_fingerprint(others[0], expected)
-        except _Stale as exc:
+        except Stale as exc:
             return NotBuilt(f"On the Chroma server at {where(settings)}, {exc}; run: assistant ingest")
     return NotBuilt(
         f"The Chroma server at {where(settings)} holds no index yet; run: assistant ingest "

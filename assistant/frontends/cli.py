@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import AssistantError
-from .settings import Settings
+from assistant.errors import AssistantError
+from assistant.settings import Settings
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, default=Path("feedback-drafts.jsonl"), help="file to write")
     feedback_sub.add_parser("list", help="every feedback record, one line each")
     sub.add_parser("info", help="where the index lives and what it was built from")
-    from .bench import add_bench_parser
-    from .evaluate import add_eval_parser
+    from assistant.evaluation.bench import add_bench_parser
+    from assistant.evaluation.evaluate import add_eval_parser
 
     add_eval_parser(sub)
     add_bench_parser(sub)
@@ -147,22 +147,22 @@ def _unexpected(args: argparse.Namespace, exc: Exception) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "eval":
-        from .evaluate import run_eval_command
+        from assistant.evaluation.evaluate import run_eval_command
 
         return run_eval_command(args)
     if args.command == "bench":
-        from .bench import run_bench_command
+        from assistant.evaluation.bench import run_bench_command
 
         return run_bench_command(args)
     settings = Settings()
     if args.command == "ingest":
-        from .index import ingest
+        from assistant.store import ingest
 
         started = time.perf_counter()
         index = ingest(settings, force=args.force, progress=True)
-        from .retrieve import Engine
+        from assistant.knowledge import open_knowledge
 
-        Engine(index, settings)  # the derived files (BM25, catalog, spaCy's sentence analysis), now
+        open_knowledge(settings)  # the derived files (BM25, catalog, spaCy's analysis, descriptors), now
         took = time.perf_counter() - started
         m = index.manifest
         print(
@@ -171,7 +171,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "info":
-        from .index import load_index
+        from assistant.store import load_index
 
         print(f"corpus:    {settings.corpus_path}")
         print(f"index dir: {settings.index_dir}")
@@ -185,7 +185,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "feedback":
-        from .feedback import FeedbackStore
+        from assistant.frontends.feedback import FeedbackStore
 
         store = FeedbackStore(settings)
         if args.action == "export":
@@ -199,13 +199,13 @@ def _run(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "serve":
-        from .ui import serve
+        from assistant.frontends.ui.server import serve
 
         overrides = {"ui_host": args.host, "ui_port": args.port}
         serve(settings.model_copy(update={k: v for k, v in overrides.items() if v is not None}))
         return 0
 
-    from .pipeline import Assistant
+    from assistant.pipeline import Assistant
 
     if args.command == "sources":  # needs the report only, not the index
         return _sources(Assistant(settings), args)
@@ -248,7 +248,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sources(bot: Any, args: argparse.Namespace) -> int:
-    from .sources import format_table, source_record
+    from assistant.sources import format_table, source_record
 
     chosen = {key: getattr(args, key) for key in ("area", "language", "kind", "author")}
     docs = bot.sources(**chosen)
@@ -297,7 +297,7 @@ def _remember(answer: Any) -> Any:
 
 
 def _last_citation(number: int, answer: Any = None) -> Any:
-    from .types import Citation
+    from assistant.types import Citation
 
     if answer is not None:
         cited = [c.to_dict() for c in answer.citations]

@@ -1,0 +1,251 @@
+"""Answers without a language model: verbatim report sentences with evidence keys, answers about
+the report's own metadata, and abstention when the evidence is too weak."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from assistant.answer.abstain import abstain, abstain_explained
+from assistant.answer.answerability import ReportFacts, contains, decide, normal
+from assistant.retrieve import Lexical, Retrieved
+from assistant.settings import Settings
+from assistant.store.index import Index
+from assistant.text import plain, terms
+from assistant.types import Chunk, Draft, Evidence, Scored, SourceDoc
+from assistant.understand.query import Query
+from assistant.understand.question import TYPE_LABELS
+
+_VALUE_TYPES = frozenset({"date", "number", "money", "quantity"})
+
+
+def _question_weights(text: str, lexical: Lexical) -> dict[str, float]:
+    return {t: lexical.idf(t) for t in dict.fromkeys(terms(text)) if lexical.idf(t) > 0}
+
+
+def score_sentences(
+    query: Query,
+    found: Retrieved,
+    index: Index,
+    lexical: Lexical,
+    settings: Settings,
+    facts: ReportFacts,
+    topic_vector: np.ndarray | None = None,
+) -> list[Scored]:
+    """Score the sentences of the top passages against the question's topic.
+
+    ``topic_vector`` embeds the question without the names of the sources it mentions (names
+    choose the documents; the topic chooses the sentences).
+    """
+    qvec = found.query_vector if topic_vector is None else topic_vector
+    analysis = query.analysis
+    # a sentence holding the kind of value asked for (a date, a number, a sum) is likelier the answer
+    labels = TYPE_LABELS[analysis.answer_type] if analysis.answer_type in _VALUE_TYPES else None
+    weights = _question_weights(query.topic, lexical)
+    total = sum(weights.values()) or 1.0
+    passages = found.passages[: settings.evidence_chunks]
+    out: list[Scored] = []
+    for rank, passage in enumerate(passages):
+        chunk = passage.chunk
+        ci = index.chunk_index(chunk.chunk_id)
+        if chunk.section == "Citation":
+            continue
+        if (
+            passage.doc.kind == "bio"
+            and passage.doc.doc_id not in query.named_docs
+            and not query.analysis.asks_who
+        ):
+            continue  # a contributor's biography answers questions about that person only
+        prior = 0.1 * (1.0 - rank / max(len(passages), 1))
+        bonus = 0.0
+        if query.named_docs.get(chunk.doc_id) or ci in query.mentioned:
+            bonus += 0.08
+        if query.focus_docs and chunk.doc_id in query.focus_docs:
+            bonus += 0.05
+        if query.kind and passage.doc.kind == query.kind:
+            bonus += 0.05  # "which appendix source …", "the chapter on …"
+        if query.perspective and passage.doc.perspective == query.perspective:
+            bonus += 0.08  # the perspective's own writings
+        elif query.perspective and passage.doc.focus == query.perspective:
+            bonus += 0.03  # a chapter analysing that perspective
+        start = int(index.sentence_start[ci])
+        for slot, sentence in enumerate(chunk.sentences):
+            if (
+                len(sentence) < 30
+                or sentence.startswith(("_▲", "|"))
+                or sentence.rstrip("”’\"'_*").endswith("?")
+            ):
+                continue
+            dense = float(index.sentence_vectors[start + slot] @ qvec)
+            present = set(terms(sentence))
+            lex = sum(w for t, w in weights.items() if t in present) / total
+            score = settings.sentence_dense_weight * dense + settings.sentence_lexical_weight * lex
+            score += prior + bonus
+            if labels:
+                score += 0.05 if facts.of(index, ci, slot).labels & labels else -0.05
+            out.append(Scored(ci, slot, sentence, score, dense, lex))
+    if query.perspective:  # the question asks for one perspective: answer from it when it has anything
+        own = [
+            s
+            for s in out
+            if _matches_perspective(index.docs[index.chunks[s.chunk_index].doc_id], query.perspective)
+        ]
+        out = own or out
+    out.sort(key=lambda s: -s.score)
+    return out
+
+
+def _matches_perspective(doc: SourceDoc, perspective: str) -> bool:
+    return doc.perspective == perspective or doc.focus == perspective
+
+
+def _similar(a: str, b: str) -> bool:
+    ta, tb = set(terms(a)), set(terms(b))
+    return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.6
+
+
+def compose(
+    query: Query,
+    found: Retrieved,
+    index: Index,
+    lexical: Lexical,
+    settings: Settings,
+    facts: ReportFacts,
+    topic_vector: np.ndarray | None = None,
+    judge: bool = True,
+) -> Draft:
+    """Pick the best-supported sentences and key each to its chunk, or abstain when the fitted
+    answerability model says the report does not answer the question.
+
+    ``judge=False`` is for one perspective's part of a comparison: the model judges whole
+    questions, so a part abstains only when none of its passages is relevant at all."""
+    scored = score_sentences(query, found, index, lexical, settings, facts, topic_vector)
+    if not scored:
+        return abstain(found, settings, "No passage comes close to it.", query)
+    if not judge:
+        if max(s.dense for s in scored[:10]) < settings.section_min_relevance or _names_absent(query, found):
+            return abstain(found, settings, "No passage comes close to it.", query)
+    elif not (decision := decide(query, found, scored, index, facts, settings.evidence_chunks)).answerable:
+        return abstain_explained(decision, query, found, scored, index, settings, facts)
+    best = scored[0].score
+    chosen: list[Scored] = []
+    per_chunk: dict[int, int] = {}
+    for s in scored:
+        if len(chosen) >= settings.max_answer_sentences or s.score < best - settings.answer_margin:
+            break
+        if per_chunk.get(s.chunk_index, 0) >= 2 or any(_similar(s.sentence, c.sentence) for c in chosen):
+            continue
+        chunk = index.chunks[s.chunk_index]
+        if _leans(facts, index, s) and not (s.slot > 0 and _adjacent(chunk, s.slot - 1, s.slot)):
+            continue  # 'He also notes …' whose antecedent is in another paragraph: never shown alone
+        chosen.append(s)
+        per_chunk[s.chunk_index] = per_chunk.get(s.chunk_index, 0) + 1
+    if not chosen:
+        chosen = scored[:1]
+    budget = settings.broad_answer_words if query.analysis.scope == "broad" else settings.answer_words
+    return _draft_from(
+        chosen, index, facts, settings.follow_best, attribute=query.analysis.asks_who, budget=budget
+    )
+
+
+_SIDES = frozenset({"Russian", "Chinese", "Western", "Sino-Russian", "Soviet", "American"})
+
+
+def _names_absent(query: Query, found: Retrieved) -> bool:
+    """Whether the passages lack every name the question asks about (nationalities aside)."""
+    nationalities = {e.text for e in query.analysis.entities if e.label == "NORP"} | _SIDES
+    names = [n for n in query.analysis.names if n not in nationalities]
+    text = normal(" ".join(p.chunk.embed_text for p in found.passages))
+    return bool(names) and not any(contains(text, normal(n)) for n in names)
+
+
+def _leans(facts: ReportFacts, index: Index, s: Scored) -> bool:
+    return facts.of(index, s.chunk_index, s.slot).leans_back
+
+
+_CARRIES_ON = re.compile(
+    r"^[“‘\"(]*(this|these|such|that|it|they|as a result|thus|consequently|in turn|in other words)\b", re.I
+)
+
+
+def _span(chunk: Chunk, slot: int, leans_back: bool) -> tuple[int, int]:
+    """The sentence plus the neighbours it leans on ('Such a scenario…', '…in these fields')."""
+    sentences = chunk.sentences
+    lo = hi = slot
+    if slot > 0 and leans_back and _adjacent(chunk, slot - 1, slot):
+        lo = slot - 1
+    nxt = slot + 1
+    if nxt < len(sentences) and _adjacent(chunk, slot, nxt):
+        follows = _CARRIES_ON.search(sentences[nxt])
+        noun = re.match(r"^The ([a-z]+)\b", sentences[nxt])
+        if follows or (noun and noun.group(1) in sentences[slot].lower()):
+            hi = nxt
+    return lo, hi
+
+
+def _adjacent(chunk: Chunk, a: int, b: int) -> bool:
+    return f"{chunk.sentences[a]} {chunk.sentences[b]}" in chunk.text
+
+
+def speaker(doc: SourceDoc) -> str:
+    """Who wrote a passage and where, for an answer to 'who says…': 'Han Aiyong (Teaching and
+    Research Journal, 2022, original version 2019)', 'Paul Schwartz (chapter “Russia-China Joint
+    Military Exercises”)'."""
+    who = doc.authors_display
+    if doc.kind == "appendix":  # the imprint as the report prints it
+        return f"{who} ({doc.imprint})" if who else doc.imprint
+    if doc.kind == "chapter":
+        return f"{who} (chapter “{doc.title}”)"
+    return f"{who} ({doc.title})" if who else doc.title
+
+
+def _draft_from(
+    chosen: list[Scored],
+    index: Index,
+    facts: ReportFacts,
+    follow: int = 0,
+    attribute: bool = False,
+    budget: int = 0,
+) -> Draft:
+    """One quotation per chosen sentence, widened to the neighbours it needs; overlaps merge. The
+    best quotation comes first; the others follow while the answer stays within ``budget`` words
+    (0: no limit), so a quotation is never cut, only left out."""
+    spans: list[tuple[int, int, int]] = []  # (chunk index, first slot, last slot)
+    for n, s in enumerate(chosen):
+        chunk = index.chunks[s.chunk_index]
+        lo, hi = _span(chunk, s.slot, _leans(facts, index, s))
+        if n < follow and hi + 1 < len(chunk.sentences) and _adjacent(chunk, hi, hi + 1):
+            hi += 1
+        for k, (ci, a, b) in enumerate(spans):
+            if ci == s.chunk_index and lo <= b + 1 and hi >= a - 1:
+                merged = (ci, min(a, lo), max(b, hi))
+                if _verbatim(index.chunks[ci], merged[1], merged[2]):
+                    spans[k] = merged
+                    break
+        else:
+            spans.append((s.chunk_index, lo, hi))
+    evidence: dict[str, Evidence] = {}
+    parts: list[str] = []
+    last = ""
+    used = 0
+    for ci, a, b in spans:
+        chunk = index.chunks[ci]
+        quote = " ".join(chunk.sentences[a : b + 1])
+        if quote not in chunk.text:  # never quote across a paragraph break
+            quote = chunk.sentences[a]
+        size = len(quote.split())
+        if budget and parts and used + size > budget:
+            continue  # a shorter quotation further down may still fit
+        used += size
+        key = f"e{len(evidence) + 1}"
+        evidence[key] = Evidence(chunk.chunk_id, quote)
+        who = speaker(index.docs[chunk.doc_id]) if attribute else ""
+        lead = f"{who}: " if who and who != last else ""  # name each speaker once in a row
+        last = who
+        parts.append(f"{lead}{plain(quote)} [{key}]")
+    return Draft(text=" ".join(parts), evidence=evidence)
+
+
+def _verbatim(chunk: Chunk, a: int, b: int) -> bool:
+    return " ".join(chunk.sentences[a : b + 1]) in chunk.text
