@@ -11,6 +11,7 @@ from langchain_core.runnables import Runnable
 from assistant import Answer, Assistant, InvalidQuestion
 from assistant.citations import check
 from assistant.report import ABSTAIN_TEXT
+from assistant.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -101,9 +102,8 @@ def test_every_marker_resolves_and_every_quote_is_verbatim(bot: Assistant, corpu
 
 def test_answers_to_the_benchmark_questions_all_hold(bot: Assistant, corpus_text: str) -> None:
     """Citation validity over the whole question set, follow-ups with their history included."""
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "evals" / "questions.jsonl"
+    path = PROJECT_ROOT / "evals" / "questions.jsonl"
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(items) >= 200
     for item in items:

@@ -1,4 +1,4 @@
-"""Helpers that drive the chat UI in a real browser; shared by tests/test_ui.py and docs/screenshots.py.
+"""Helpers that drive the chat UI in a real browser; shared by tests/frontends/test_ui.py and docs/screenshots.py.
 
 Playwright drives Debian's chromium (``apt-get install chromium``); ``playwright install`` is never
 needed.

@@ -7,8 +7,7 @@ import pytest
 from assistant.corpus.chunk import build_chunks, header_for, split_sentences
 from assistant.corpus.parse import parse_report
 from assistant.embed import count_tokens
-
-from .conftest import REPORT
+from tests.conftest import REPORT
 
 MODEL = "all-MiniLM-L6-v2"
 

@@ -8,8 +8,7 @@ import pytest
 
 from assistant.corpus.parse import parse_citation, parse_report, parse_text
 from assistant.report import AREAS
-
-from .conftest import REPORT
+from tests.conftest import REPORT
 
 CHAPTERS = [
     (

@@ -5,7 +5,7 @@ in-process, whose citations hold; latency figures are reported.
 
 The CI run is small. The bigger run behind docs/load.md::
 
-    python -m tests.test_load --users 40 --per-user 10 --concurrency 1,4 --out docs/load.md
+    python -m tests.frontends.test_load --users 40 --per-user 10 --concurrency 1,4 --out docs/load.md
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         [
             "# Load test",
             "",
-            f"`python -m tests.test_load --users {args.users} --per-user {args.per_user} --questions "
+            f"`python -m tests.frontends.test_load --users {args.users} --per-user {args.per_user} --questions "
             f"{args.questions} --concurrency {args.concurrency}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
             f"{args.users} simulated users, each with its own `gradio_client.Client`, start together and ask "
             f"{args.per_user} questions each (from {args.questions} distinct questions of `evals/questions.jsonl`) "

@@ -24,10 +24,9 @@ from assistant.report import AREAS, PERSPECTIVES
 from assistant.retrieve import Filters
 from assistant.sources import format_table, list_sources
 from assistant.types import Answer, Citation, Section, SourceDoc, in_perspective
-from tests.test_parse import CHAPTERS, SOURCES
+from tests.conftest import REPORT
+from tests.corpus.test_parse import CHAPTERS, SOURCES
 from tests.ui_browser import ask, choose, free_port, launch_browser, open_app, wait_until_up
-
-from .conftest import REPORT
 
 pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")  # gradio vs pandas 3, not ours
 
@@ -524,9 +523,12 @@ def test_browser_compare_mode_shows_three_columns(page, bot) -> None:  # type: i
     columns = message.locator(".ta-compare .ta-perspective")
     assert columns.count() == 3
     assert columns.locator(".ta-perspective-title").all_inner_texts() == list(PERSPECTIVES)
-    boxes = [columns.nth(i).bounding_box() for i in range(3)]
-    assert (
-        boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"] and abs(boxes[0]["y"] - boxes[2]["y"]) < 2
+    # all three measured in one call: the page may still be scrolling to the answer's first line
+    boxes = columns.evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y}; })"
+    )
+    assert boxes[0]["x"] < boxes[1]["x"] < boxes[2]["x"] and abs(boxes[0]["y"] - boxes[2]["y"]) < 2, (
+        boxes
     )  # side by side
     expected = ["Russian source", "Chinese source", "Western analysis chapter"]
     for i, tag in enumerate(expected):
