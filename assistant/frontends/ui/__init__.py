@@ -1,0 +1,1 @@
+"""The chat UI (Gradio, an optional extra imported only when serving)."""
