@@ -274,7 +274,7 @@ def count_tokens(name: str, text: str) -> int:
 
 
 def embed(
-    name: str, texts: list[str], batch_size: int = 32, progress: bool = False, threads: int = 1
+    name: str, texts: list[str], batch_size: int = 8, progress: bool = False, threads: int = 1
 ) -> np.ndarray:
     """Unit-normalised float32 embeddings, one row per text.
 
