@@ -16,6 +16,7 @@ from assistant.answer.generate import Generator
 from assistant.answer.turn import Turn, answer_stream, topic_vector
 from assistant.answer.turn import retrieve as turn_retrieve
 from assistant.context import Context, around
+from assistant.conversation import Conversation
 from assistant.errors import AssistantError, InvalidQuestion
 from assistant.knowledge import KnowledgeBase, open_knowledge
 from assistant.retrieve import Filters, HybridRetriever, Retrieved
@@ -29,7 +30,9 @@ from assistant.understand.query import Query, analyse
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
-History = list[dict[str, str]]
+History = list[dict[str, Any]]
+"""Messages ``{"role", "content"}``; an answer may also carry ``"sources"``, the ids of the
+documents it cited."""
 
 
 class Assistant:
@@ -106,6 +109,11 @@ class Assistant:
         return self._chain
 
     # --- public API -----------------------------------------------------------------------
+    def conversation(self, filters: dict[str, Any] | Filters | None = None) -> Conversation:
+        """A conversation: ``.ask()`` answers each question in the context of the turns before it
+        (their questions, answers and cited documents); ``.turns`` holds them; ``.clear()``."""
+        return Conversation(self, filters)
+
     def ask(
         self,
         question: str,
@@ -253,11 +261,19 @@ class Assistant:
         if not isinstance(history, list):
             raise InvalidQuestion("history must be a list of {'role', 'content'} messages.")
         limit = self.settings.max_question_chars * 4
-        return [
-            {"role": str(t.get("role")), "content": clean_question(t["content"])[:limit]}
-            for t in history
-            if isinstance(t, dict) and isinstance(t.get("content"), str)
-        ]
+        cleaned: History = []
+        for t in history:
+            if not (isinstance(t, dict) and isinstance(t.get("content"), str)):
+                continue
+            message: dict[str, Any] = {
+                "role": str(t.get("role")),
+                "content": clean_question(t["content"])[:limit],
+            }
+            sources = t.get("sources")
+            if isinstance(sources, list):  # the documents an answer cited (``Conversation`` records them)
+                message["sources"] = [str(d) for d in sources[:50] if isinstance(d, str)]
+            cleaned.append(message)
+        return cleaned
 
     # --- chain steps ------------------------------------------------------------------------
     def _prepare(self, inputs: dict[str, Any]) -> Turn:

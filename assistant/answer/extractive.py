@@ -51,11 +51,7 @@ def score_sentences(
         ci = index.chunk_index(chunk.chunk_id)
         if chunk.section == "Citation":
             continue
-        if (
-            passage.doc.kind == "bio"
-            and passage.doc.doc_id not in query.named_docs
-            and not query.analysis.asks_who
-        ):
+        if passage.doc.kind == "bio" and not _bio_answers(query, passage.doc.doc_id):
             continue  # a contributor's biography answers questions about that person only
         prior = 0.1 * (1.0 - rank / max(len(passages), 1))
         bonus = 0.0
@@ -94,6 +90,17 @@ def score_sentences(
         out = own or out
     out.sort(key=lambda s: -s.score)
     return out
+
+
+def _bio_answers(query: Query, bio_id: str) -> bool:
+    """Whether a contributor's biography may answer: the question asks who, or names the person,
+    or a follow-up about a person named earlier asks about their career ("Where does she
+    work?", not "What does she conclude?")."""
+    if query.analysis.asks_who:
+        return True
+    if bio_id not in query.named_docs:
+        return False
+    return not query.inherited or query.about_person
 
 
 def _matches_perspective(doc: SourceDoc, perspective: str) -> bool:

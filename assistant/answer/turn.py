@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from assistant.answer.abstain import abstain
 from assistant.answer.extractive import compose
 from assistant.answer.generate import answer_stream as generated_stream
 from assistant.answer.metadata import answer_metadata
@@ -67,6 +68,14 @@ def draft_answer(
     """The answer's text and evidence keys: a metadata answer when ``metadata`` allows and the
     question is about the report itself, else the extractive composer (``judge``: whether the
     answerability model may abstain). Returns the draft and whether it is a metadata answer."""
+    if query.dangling:
+        reason = (
+            "This question refers back to something, but nothing was asked before it in this "
+            "conversation. Name the source, author or topic you mean."
+        )
+        dangling = abstain(found, kb.settings, "", query)
+        dangling.text = reason
+        return dangling, False
     if metadata:
         meta = answer_metadata(query, found, kb.index, kb.descriptors)
         if meta is not None:

@@ -320,7 +320,7 @@ def _chat(bot: Any, streaming: bool = False) -> int:
         "Ask about the report (empty line or Ctrl-D to quit; 'clear' starts over; 'show N' shows citation N)."
     )
     last = None
-    history: list[dict[str, str]] = []
+    conversation = bot.conversation()
     while True:
         try:
             question = input("\n> ").strip()
@@ -330,7 +330,8 @@ def _chat(bot: Any, streaming: bool = False) -> int:
         if not question:
             return 0
         if question.lower() == "clear":
-            history, last = [], None
+            conversation.clear()
+            last = None
             print("(conversation cleared)")
             continue
         try:
@@ -341,15 +342,14 @@ def _chat(bot: Any, streaming: bool = False) -> int:
                 print(bot.context(_last_citation(int(shown), last)).format_plain(), end="")
                 continue
             if streaming:
-                answer = _print_stream(bot.stream(question, history=history))
+                answer = _print_stream(conversation.stream(question))
             else:
-                answer = bot.ask(question, history=history)
+                answer = conversation.ask(question)
                 print(answer.format_plain())
         except AssistantError as exc:
             print(f"error: {exc}")
             continue
         last = _remember(answer)
-        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from assistant.corpus.chunk import split_sentences
 from assistant.report import NAME_VARIANTS
@@ -37,6 +38,13 @@ class Query:
     """The question's linguistic analysis (spaCy): entities, focus, expected answer type, scope."""
     context_analysis: QuestionAnalysis | None = None
     """For a follow-up, the analysis of the question it follows."""
+    about_person: bool = False
+    """Whether the question asks about a person's career or expertise ("Where does she work?")."""
+    inherited: bool = False
+    """Whether ``named_docs`` come from earlier in the conversation (the question names none)."""
+    dangling: bool = False
+    """Whether the question refers back ("When was that published?") with no conversation to
+    refer to and names no source of its own."""
 
     def __post_init__(self) -> None:
         if not self.topic:
@@ -163,7 +171,7 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "authors",
         re.compile(
-            r"\bwho (wrote|authored|is the author|are the authors|penned|contributed)\b"
+            r"\bwho (wrote|authored|is the author|are (the|its|their) authors|penned|contributed)\b"
             r"|\b(author|authors) of\b|\bwritten by whom\b|\bby whom\b",
             re.I,
         ),
@@ -277,6 +285,19 @@ def is_followup(question: str, named: dict[str, float], unnamed: str | None = No
     return bool(_ANAPHORA.search(question)) and len(content) <= 5
 
 
+_SUBJECT_TURNS = 3
+"""How many questions back a follow-up looks for the source or person it is about."""
+
+
+def cited_docs(message: dict[str, Any], catalog: Catalog) -> list[str]:
+    """The documents an earlier answer drew on: those it cited, when the message says
+    (``"sources"``, as ``Conversation`` records them), else those its quotations come from."""
+    sources = message.get("sources")
+    if isinstance(sources, list) and sources:
+        return [d for d in dict.fromkeys(sources) if isinstance(d, str) and d in catalog.docs]
+    return docs_in_text(str(message.get("content", "")), catalog)
+
+
 def docs_in_text(text: str, catalog: Catalog) -> list[str]:
     """Documents an earlier answer drew on: its sentences are verbatim report sentences."""
     found: list[str] = []
@@ -291,7 +312,7 @@ def docs_in_text(text: str, catalog: Catalog) -> list[str]:
     return found
 
 
-def analyse(question: str, history: list[dict[str, str]] | None, catalog: Catalog) -> Query:
+def analyse(question: str, history: list[dict[str, Any]] | None, catalog: Catalog) -> Query:
     """Resolve a question against the conversation; the result drives retrieval and answering."""
     named = catalog.named_docs(question)
     query = Query(
@@ -308,30 +329,50 @@ def analyse(question: str, history: list[dict[str, str]] | None, catalog: Catalo
     turns = [t for t in (history or []) if isinstance(t, dict) and isinstance(t.get("content"), str)]
     if turns and is_followup(question, named, query.topic if named else None):
         _resolve_followup(query, turns, catalog)
+    elif not turns and not named and query.intent and is_followup(question, named):
+        query.dangling = True  # "When was it published?" as a first question: published what?
+    query.about_person = query.intent == "bio" or bool(_ABOUT_PERSON.search(question))
     # the documents named here or earlier in the conversation, biographies first when asked for
     query.named_docs = prefer_biographies(query.named_docs, question, catalog)
     return query
 
 
-def _resolve_followup(query: Query, turns: list[dict[str, str]], catalog: Catalog) -> None:
+def _resolve_followup(query: Query, turns: list[dict[str, Any]], catalog: Catalog) -> None:
     """A follow-up takes its topic from the previous question, its sources from the previous
     answer, and (when it names none itself) the documents the previous question named."""
     previous_user = [t["content"] for t in turns if t.get("role") == "user"]
-    previous_answer = next((t["content"] for t in reversed(turns) if t.get("role") == "assistant"), "")
+    last_answer = next((t for t in reversed(turns) if t.get("role") == "assistant"), None)
     query.followup = True
-    query.focus_docs = docs_in_text(previous_answer, catalog)
+    if last_answer is not None:
+        query.focus_docs = cited_docs(last_answer, catalog)
     if previous_user:
         query.context_analysis = analyse_question(previous_user[-1])
-    if previous_user:
         topic = catalog.strip_names(previous_user[-1])
         query.text = query.topic = f"{query.question} {topic}"
         if not query.named_docs and not query.perspective:
-            query.named_docs = catalog.named_docs(previous_user[-1])
-            query.mentioned = catalog.mentioned_chunks(previous_user[-1])
+            # the subject is the latest source or person named, even a few follow-ups back
+            # ("Who is Meia Nouwens?" → "Where does she work?" → "What does she conclude?")
+            subject = _subject(previous_user, catalog)
+            query.named_docs = catalog.named_docs(subject)
+            query.mentioned = catalog.mentioned_chunks(subject)
+            query.inherited = bool(query.named_docs)
     if query.perspective:
         # a follow-up that asks for another perspective wants other sources than the last answer's
         docs = catalog.docs
         query.focus_docs = [d for d in query.focus_docs if _perspective_of(docs[d]) == query.perspective]
+
+
+def _subject(previous_user: list[str], catalog: Catalog) -> str:
+    """The latest earlier question that names a source or person, looking back through a chain
+    of follow-ups only ("Who is Meia Nouwens?" → "Where does she work?" → "What does she
+    conclude?"); else the last question."""
+    for q in reversed(previous_user[-_SUBJECT_TURNS:]):
+        named = catalog.named_docs(q)
+        if named:
+            return q
+        if not is_followup(q, named):
+            break  # a question of its own that names nobody: the chain ends there
+    return previous_user[-1]
 
 
 def _perspective_of(doc: SourceDoc) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from assistant.conversation import Exchange
 from assistant.errors import AssistantError, InvalidConversation
 from assistant.frontends.ui.render import contexts_of, escape_user_text, link, render_answer, render_error
 from assistant.report import AREAS
@@ -28,7 +29,7 @@ ChatMessage = dict[str, Any]
 """A Gradio ``messages`` entry: ``{"role", "content", ...}``; content may be rendered HTML."""
 
 
-History = list[dict[str, str]]
+History = list[dict[str, Any]]
 """The plain conversation handed to ``Assistant.stream``: questions and answer texts only."""
 
 
@@ -197,10 +198,7 @@ def respond(
                 if record is not None:
                     chosen = chosen_filters(area, perspective, author, source) or {}
                     record.append(Turn(len(chat), piece, chosen, list(history)))
-                history += [
-                    {"role": "user", "content": question},
-                    {"role": "assistant", "content": piece.text},
-                ]
+                history += Exchange(question, piece).messages()  # the answer with its cited documents
                 yield "", reply(render_answer(piece, contexts_of(bot))), history, piece.format_plain()
                 return
             text += piece
@@ -233,6 +231,8 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: str
     content: str | list[_Part]
+    sources: list[str] | None = None
+    """An answer's cited document ids, as ``Conversation.history`` gives them (optional)."""
 
     def text(self) -> str:
         if isinstance(self.content, str):
@@ -266,7 +266,10 @@ def conversation_history(conversation: object) -> History:
                 f"Message {n} of the conversation has the role {message.role[:20]!r}; "
                 "use 'user' or 'assistant'."
             )
-        history.append({"role": message.role, "content": message.text()})
+        entry: dict[str, Any] = {"role": message.role, "content": message.text()}
+        if message.sources:
+            entry["sources"] = message.sources
+        history.append(entry)
     return history
 
 
