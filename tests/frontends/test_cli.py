@@ -77,14 +77,18 @@ def test_foreign_index_dir_is_reported(tmp_path: Path) -> None:
 def test_chat_remembers_the_conversation(bot, index_dir: Path) -> None:  # type: ignore[no-untyped-def]
     proc = subprocess.run(
         [sys.executable, "-m", "assistant", "chat"],
-        input="What do Gabuev and Kashin say about the S-400 sale?\nWhen was that published?\n\n",
+        input="What do Gabuev and Kashin say about the S-400 sale?\nWhen was that published?\n"
+        "clear\nWhen was that published?\n\n",
         capture_output=True,
         text=True,
         timeout=300,
         env={**os.environ, "ASSISTANT_INDEX_DIR": str(index_dir)},
     )
     assert proc.returncode == 0, proc.stderr
-    assert "November 2, 2017" in proc.stdout
+    before, after = proc.stdout.split("(conversation cleared)")
+    assert "November 2, 2017" in before
+    # after `clear` nothing is carried over: "that" refers to nothing, and the answer says so
+    assert "nothing was asked before it" in after and "Sources:" not in after
 
 
 def test_info(index_dir: Path, bot) -> None:  # type: ignore[no-untyped-def]
