@@ -15,6 +15,7 @@ import numpy as np
 from assistant.context import locate
 from assistant.corpus.chunk import split_sentences
 from assistant.embed import embed
+from assistant.reported import reported_source
 from assistant.settings import Settings
 from assistant.store.index import Index
 from assistant.text import terms
@@ -50,6 +51,7 @@ def finalize(
             doc = index.docs[chunk.doc_id]
             fields = citation_fields(doc, chunk.section)
             paragraph, start, end = locate(corpus, chunk, ev.quote)
+            reported = reported_source(index, doc, ev.quote)
             citations.append(
                 Citation(
                     number=numbers[key],
@@ -58,6 +60,8 @@ def finalize(
                     paragraph=paragraph,
                     start=start,
                     end=end,
+                    reports=reported.label() if reported else "",
+                    reports_doc_id=reported.doc_id if reported else "",
                     **fields,
                 )
             )

@@ -123,6 +123,17 @@ class Citation:
     (blank-line separated), and its character offsets ``start``–``end`` in the file (-1: unknown)."""
     start: int = -1
     end: int = -1
+    reports: str = ""
+    """Two-level attribution: when a chapter's passage reports one of the translated sources
+    ("According to Bartosh, …"), that source's label (its author, title, publication and date);
+    ``authors`` and ``title`` stay those of the chapter that wrote the passage."""
+    reports_doc_id: str = ""
+
+    @property
+    def attribution(self) -> str:
+        """Who said it where, at both levels: 'Alexandr Bartosh, *…*, reported in Katri
+        Pynnöniemi, *The Global Hybrid War …*', or the label alone."""
+        return f"{self.reports}, reported in {self.label}" if self.reports else self.label
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,6 +191,8 @@ class Answer:
             lines += ["", "Sources:"]
             for c in self.citations:
                 lines.append(f"[{c.number}] {c.label}" + (f" <{c.url}>" if c.url else ""))
+                if c.reports:
+                    lines.append(f"    reporting: {c.reports}")
                 if c.section:
                     lines.append(f"    section: {c.section}")
                 lines.append(f"    “{c.quote}”")

@@ -9,6 +9,7 @@ import numpy as np
 
 from assistant.answer.abstain import abstain, abstain_explained
 from assistant.answer.answerability import ReportFacts, contains, decide, normal
+from assistant.reported import reported_source
 from assistant.retrieve import Lexical, Retrieved
 from assistant.settings import Settings
 from assistant.store.index import Index
@@ -207,6 +208,15 @@ def speaker(doc: SourceDoc) -> str:
     return f"{who} ({doc.title})" if who else doc.title
 
 
+def _who(index: Index, doc: SourceDoc, quote: str) -> str:
+    """The speaker of a quotation; for a chapter passage that reports a translated source, both:
+    'Alexandr Bartosh, as reported by Katri Pynnöniemi (chapter “…”)'."""
+    reported = reported_source(index, doc, quote)
+    if reported is None or not reported.authors:
+        return speaker(doc)
+    return f"{reported.authors_display}, as reported by {speaker(doc)}"
+
+
 def _draft_from(
     chosen: list[Scored],
     index: Index,
@@ -247,7 +257,7 @@ def _draft_from(
         used += size
         key = f"e{len(evidence) + 1}"
         evidence[key] = Evidence(chunk.chunk_id, quote)
-        who = speaker(index.docs[chunk.doc_id]) if attribute else ""
+        who = _who(index, index.docs[chunk.doc_id], quote) if attribute else ""
         lead = f"{who}: " if who and who != last else ""  # name each speaker once in a row
         last = who
         parts.append(f"{lead}{plain(quote)} [{key}]")

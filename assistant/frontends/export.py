@@ -27,7 +27,8 @@ def answer_markdown(answer: Answer) -> str:
         for c in answer.citations:
             where = f", section “{c.section}”" if c.section else ""
             link = f" <{c.url}>" if c.url else ""
-            lines.append(f"[^{c.number}]: {c.label}{where}{link}. “{c.quote}”")
+            reports = f", reporting {c.reports}" if c.reports else ""
+            lines.append(f"[^{c.number}]: {c.label}{where}{reports}{link}. “{c.quote}”")
     return "\n".join(lines)
 
 

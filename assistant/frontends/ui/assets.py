@@ -31,6 +31,7 @@ CSS = """
 .ta-tag { display: inline-block; margin-left: .35em; padding: 0 .5em; border-radius: 999px;
   font-size: .82em; background: var(--color-accent-soft); white-space: nowrap; }
 .ta-detail { margin: .2em 0 0 1.2em; }
+.ta-reports { margin: .2em 0 .2em 0; font-size: .92em; color: var(--body-text-color-subdued); }
 .ta-quote { margin: .3em 0 .6em 0; padding-left: .7em; border-left: 3px solid var(--color-accent); }
 .ta-error { color: var(--error-text-color, #b91c1c); }
 .ta-compare { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 1.2em; }

@@ -62,9 +62,10 @@ def render_citation(c: Citation, context: Context | None = None) -> str:
     """One quoted passage under its document: its number, section and the quote, and with a
     ``context``, the passage in its paragraph among its neighbours."""
     where = f" Section: {html.escape(c.section)}" if c.section else ""
+    reports = f'<div class="ta-reports">Reporting: {label_html(c.reports)}</div>' if c.reports else ""
     return (
         f'<div class="ta-citation ta-n-{c.number}"><div class="ta-passage-head">'
-        f"<strong>[{c.number}]</strong>{where}</div>"
+        f"<strong>[{c.number}]</strong>{where}</div>{reports}"
         f'<blockquote class="ta-quote">“{html_block(c.quote)}”</blockquote>'
         f"{render_context(context) if context else ''}</div>"
     )
