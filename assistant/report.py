@@ -32,6 +32,9 @@ AREA_TOPICS: dict[str, str] = {
 }
 """Each area as a topic to ask about (the comparison asked when only an area is given)."""
 
+FINDINGS_SECTION = "Notable Findings"
+"""The executive summary's section of findings, one bullet an area."""
+
 NAME_VARIANTS: dict[str, str] = {"vasiliy": "vasily", "vassily": "vasily", "alexandr": "alexander"}
 """Spellings the report uses for the same person ("Vasiliy"/"Vasily" Kashin, "Alexandr" Bartosh)."""
 

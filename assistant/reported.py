@@ -8,7 +8,6 @@ author) and whom it reports, with that source's entry in the appendix.
 from __future__ import annotations
 
 import re
-import weakref
 from dataclasses import dataclass
 
 from assistant.store.index import Index
@@ -25,13 +24,14 @@ class _Author:
 
 @dataclass
 class _Tables:
-    index: weakref.ReferenceType[Index]
+    index: object
     authors: list[_Author]
     words: dict[str, set[str]]
 
 
-_TABLES: dict[int, _Tables] = {}
-"""Per index (by identity, while it lives): the appendix's authors and each document's words."""
+_TABLES: list[_Tables] = []
+"""For the few indexes a process opens: the appendix's authors and each document's words."""
+_KEEP = 4
 
 
 def _name_pattern(person: str, language: str) -> re.Pattern[str]:
@@ -43,9 +43,9 @@ def _name_pattern(person: str, language: str) -> re.Pattern[str]:
 
 
 def _tables(index: Index) -> _Tables:
-    tables = _TABLES.get(id(index))
-    if tables is not None and tables.index() is index:
-        return tables
+    for tables in _TABLES:
+        if tables.index is index:
+            return tables
     by_name: dict[tuple[str, str], list[str]] = {}
     for doc in index.docs.values():
         if doc.kind == "appendix":
@@ -59,9 +59,9 @@ def _tables(index: Index) -> _Tables:
     words: dict[str, set[str]] = {}
     for chunk in index.chunks:
         words.setdefault(chunk.doc_id, set()).update(terms(chunk.text))
-    tables = _Tables(weakref.ref(index), authors, words)
-    _TABLES[id(index)] = tables
-    weakref.finalize(index, _TABLES.pop, id(index), None)
+    tables = _Tables(index, authors, words)
+    _TABLES.insert(0, tables)
+    del _TABLES[_KEEP:]
     return tables
 
 

@@ -20,7 +20,30 @@ def _index() -> SimpleNamespace:
     def chunk(chunk_id: str) -> Chunk:
         return chunks[chunk_id]
 
-    return SimpleNamespace(docs={"d1": doc}, chunk=chunk)
+    return SimpleNamespace(docs={"d1": doc}, chunk=chunk, chunks=list(chunks.values()))
+
+
+def test_a_chapter_quoting_an_appendix_author_cites_both() -> None:
+    corpus = "According to Bartosh, hybrid war is global. Hybrid war is global, Bartosh writes."
+    chapter = SourceDoc(doc_id="ch1", kind="chapter", title="A Chapter", authors=("Katri Pynnoniemi",))
+    source = SourceDoc(
+        doc_id="ap1", kind="appendix", title="Bear and Panda", authors=("Alexandr Bartosh",),
+        publication="Nezavisimaya Gazeta", date="2019", language="Russian",
+    )  # fmt: skip
+    first, second = corpus.split(". ")
+    chunks = [
+        Chunk("ch1/000", "ch1", "S", first + ".", (first + ".",), "h", 0),
+        Chunk("ap1/000", "ap1", "S", second, (second,), "h", 1),
+    ]
+    index = SimpleNamespace(
+        docs={"ch1": chapter, "ap1": source}, chunks=chunks, chunk={c.chunk_id: c for c in chunks}.__getitem__
+    )
+    evidence = {"a": Evidence("ch1/000", first + "."), "b": Evidence("ap1/000", second)}
+    answer = finalize("q", "One [a]. Two [b].", evidence, index, corpus)  # type: ignore[arg-type]
+    reported, own = answer.citations
+    assert reported.authors == "Katri Pynnoniemi" and reported.reports_doc_id == "ap1"
+    assert reported.reports.startswith("Alexandr Bartosh, *Bear and Panda*")
+    assert own.reports == "" and own.reports_doc_id == ""  # a source speaks for itself
 
 
 def test_keys_become_numbers_in_order_of_first_use() -> None:

@@ -22,6 +22,12 @@ _KIND_WORDS = {
 }
 
 
+def asks_about_kind(question: str) -> bool:
+    """Whether a question asks about a chapter or a translated source ("the chapter on …",
+    "Bartosh's article")."""
+    return any(pattern.search(question) for pattern in _KIND_WORDS.values())
+
+
 def target_doc(
     query: Query, found: Retrieved, index: Index, descriptor_vectors: dict[str, np.ndarray]
 ) -> SourceDoc | None:

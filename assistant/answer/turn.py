@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant.answer.abstain import abstain
+from assistant.answer.broad import compose_broad
 from assistant.answer.extractive import compose
 from assistant.answer.generate import answer_stream as generated_stream
 from assistant.answer.metadata import answer_metadata
@@ -64,10 +65,12 @@ def draft_answer(
     metadata: bool = True,
     judge: bool = True,
     topic: np.ndarray | None = None,
+    filters: Filters | None = None,
 ) -> tuple[Draft, bool]:
     """The answer's text and evidence keys: a metadata answer when ``metadata`` allows and the
-    question is about the report itself, else the extractive composer (``judge``: whether the
-    answerability model may abstain). Returns the draft and whether it is a metadata answer."""
+    question is about the report itself; with ``filters`` (a whole turn, not a comparison's part),
+    the structured answer to a broad question; else the extractive composer (``judge``: whether
+    the answerability model may abstain). Returns the draft and whether it is a metadata answer."""
     if query.dangling:
         reason = (
             "This question refers back to something, but nothing was asked before it in this "
@@ -81,8 +84,15 @@ def draft_answer(
         if meta is not None:
             return meta, True
     vector = topic if topic is not None else topic_vector(kb, query)
-    composed = compose(query, found, kb.index, kb.lexical, kb.settings, kb.facts, vector, judge=judge)
-    return composed, False
+
+    def composer(passages: Retrieved) -> Draft:
+        return compose(query, passages, kb.index, kb.lexical, kb.settings, kb.facts, vector, judge=judge)
+
+    if filters is not None:
+        broad = compose_broad(kb, query, found, filters, composer)
+        if broad is not None:
+            return broad, False
+    return composer(found), False
 
 
 def answer(kb: KnowledgeBase, turn: Turn) -> Answer:
@@ -101,7 +111,9 @@ def answer_stream(kb: KnowledgeBase, turn: Turn, generator: Generator | None) ->
     if turn.found is None:
         retrieve(kb, turn)
     assert turn.found is not None
-    drafted, turn.metadata = draft_answer(kb, turn.query, turn.found, metadata=not turn.filters.active())
+    drafted, turn.metadata = draft_answer(
+        kb, turn.query, turn.found, metadata=not turn.filters.active(), filters=turn.filters
+    )
     notice = ""
     if drafted.abstained and turn.filters.active():
         wider = _beyond_filters(kb, turn)
@@ -130,7 +142,7 @@ def _beyond_filters(kb: KnowledgeBase, turn: Turn) -> tuple[Draft, str] | None:
     """When the filters exclude what answers the question but the rest of the report has it:
     an answer that says so, from the whole report, and a notice naming the filters."""
     found = kb.retrieve(turn.query, Filters())
-    wider, _ = draft_answer(kb, turn.query, found, metadata=False)
+    wider, _ = draft_answer(kb, turn.query, found, metadata=False, filters=Filters())
     if wider.abstained:
         return None
     where = describe_filters(turn.filters, kb.index.docs)
