@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         description="Word budget of an answer to a broad question (findings, recommendations, summaries; "
         "0: no limit).",
     )
+    comparison_words: int = Field(
+        0,
+        description="Word budget of each perspective's part of a comparison: its best quotation "
+        "always, further ones while the part stays within it (0: no limit; 70 gives answers of "
+        "about 190 words, at some cost in key facts and in each perspective's gold sources).",
+    )
     broad_answers: bool = Field(
         True,
         description="Answer broad questions (findings, recommendations, summaries) with up to five "

@@ -149,7 +149,15 @@ def compare_perspectives(
         filters = perspective_filters(index.docs.values(), label, area)
         query = replace(base, text=text, topic=topic, perspective=label, intent="")
         found = kb.retrieve(query, filters)
-        written, _ = draft_answer(kb, query, found, metadata=False, judge=False, topic=topic_vector)
+        written, _ = draft_answer(
+            kb,
+            query,
+            found,
+            metadata=False,
+            judge=False,
+            topic=topic_vector,
+            budget=settings.comparison_words,
+        )
         drafts[label] = _own_evidence(written, filters, kb.index)
     lines: list[str] = []
     evidence: dict[str, Evidence] = {}

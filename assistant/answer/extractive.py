@@ -122,12 +122,14 @@ def compose(
     facts: ReportFacts,
     topic_vector: np.ndarray | None = None,
     judge: bool = True,
+    budget: int | None = None,
 ) -> Draft:
     """Pick the best-supported sentences and key each to its chunk, or abstain when the fitted
     answerability model says the report does not answer the question.
 
     ``judge=False`` is for one perspective's part of a comparison: the model judges whole
-    questions, so a part abstains only when none of its passages is relevant at all."""
+    questions, so a part abstains only when none of its passages is relevant at all. ``budget``
+    replaces the settings' word budget (a comparison's column has its own)."""
     scored = score_sentences(query, found, index, lexical, settings, facts, topic_vector)
     if not scored:
         return abstain(found, settings, "No passage comes close to it.", query)
@@ -151,7 +153,8 @@ def compose(
         per_chunk[s.chunk_index] = per_chunk.get(s.chunk_index, 0) + 1
     if not chosen:
         chosen = scored[:1]
-    budget = settings.broad_answer_words if query.analysis.scope == "broad" else settings.answer_words
+    if budget is None:
+        budget = settings.broad_answer_words if query.analysis.scope == "broad" else settings.answer_words
     return _draft_from(
         chosen, index, facts, settings.follow_best, attribute=query.analysis.asks_who, budget=budget
     )
@@ -190,6 +193,11 @@ def _span(chunk: Chunk, slot: int, leans_back: bool) -> tuple[int, int]:
         if follows or (noun and noun.group(1) in sentences[slot].lower()):
             hi = nxt
     return lo, hi
+
+
+_FRAGMENT_WORDS = 6
+"""A sentence shorter than this is a heading of what follows ('First, a change in roles.'), not a
+point a quotation can end on."""
 
 
 def _adjacent(chunk: Chunk, a: int, b: int) -> bool:
@@ -232,8 +240,13 @@ def _draft_from(
     for n, s in enumerate(chosen):
         chunk = index.chunks[s.chunk_index]
         lo, hi = _span(chunk, s.slot, _leans(facts, index, s))
-        if n < follow and hi + 1 < len(chunk.sentences) and _adjacent(chunk, hi, hi + 1):
-            hi += 1
+        if (
+            n < follow
+            and hi + 1 < len(chunk.sentences)
+            and _adjacent(chunk, hi, hi + 1)
+            and len(chunk.sentences[hi + 1].split()) >= _FRAGMENT_WORDS
+        ):
+            hi += 1  # never into a list item's heading ('Third, changes in content.')
         for k, (ci, a, b) in enumerate(spans):
             if ci == s.chunk_index and lo <= b + 1 and hi >= a - 1:
                 merged = (ci, min(a, lo), max(b, hi))

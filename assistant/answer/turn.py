@@ -66,6 +66,7 @@ def draft_answer(
     judge: bool = True,
     topic: np.ndarray | None = None,
     filters: Filters | None = None,
+    budget: int | None = None,
 ) -> tuple[Draft, bool]:
     """The answer's text and evidence keys: a metadata answer when ``metadata`` allows and the
     question is about the report itself; with ``filters`` (a whole turn, not a comparison's part),
@@ -86,7 +87,9 @@ def draft_answer(
     vector = topic if topic is not None else topic_vector(kb, query)
 
     def composer(passages: Retrieved) -> Draft:
-        return compose(query, passages, kb.index, kb.lexical, kb.settings, kb.facts, vector, judge=judge)
+        return compose(
+            query, passages, kb.index, kb.lexical, kb.settings, kb.facts, vector, judge=judge, budget=budget
+        )
 
     if filters is not None:
         broad = compose_broad(kb, query, found, filters, composer)

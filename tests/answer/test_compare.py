@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -564,3 +565,26 @@ def test_browser_source_browser_chooses_a_source_to_ask_about(page) -> None:  # 
     assert titles and set(titles) == {
         "‘Battalion Battle Group Tactics’ and Russian-Chinese Military Exercises"
     }
+
+
+def test_a_column_keeps_to_its_word_budget(bot) -> None:  # type: ignore[no-untyped-def]
+    from assistant import Assistant
+
+    question = "How do Russian and Chinese writers differ on joint exercises?"
+    unlimited = bot.compare(question)
+    short = Assistant(bot.settings.model_copy(update={"comparison_words": 70})).compare(question)
+    assert len(short.text.split()) < len(unlimited.text.split())
+    for section in short.sections:
+        if section.abstained:
+            continue
+        # the best quotation always; more only while the column stays within the budget
+        assert len(section.citations) == 1 or len(re.sub(r"\[\d+\]", "", section.text).split()) <= 70
+        assert section.text.split("[")[0] in {s.text.split("[")[0] for s in unlimited.sections}  # same lead
+
+
+def test_no_quotation_runs_on_into_a_list_items_heading(bot) -> None:  # type: ignore[no-untyped-def]
+    answer = bot.compare("How do Russian and Chinese writers differ on joint exercises?")
+    for c in answer.citations:
+        sentences = [s for s in bot.index.chunk(c.chunk_id).sentences if s in c.quote]
+        if len(sentences) > 1:  # a quotation widened to the next sentence ends on a point
+            assert c.quote.endswith(sentences[-1]) and len(sentences[-1].split()) >= 6, c.quote
