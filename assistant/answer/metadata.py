@@ -70,6 +70,24 @@ def target_doc(
     return best
 
 
+_COMPANION_GAP = 0.03
+"""How close (in embedding similarity) the other chapter of an area must match a question about
+"the chapter on …" for the answer to name both."""
+
+
+def _companion(
+    doc: SourceDoc, query: Query, found: Retrieved, index: Index, descriptor_vectors: dict[str, np.ndarray]
+) -> SourceDoc | None:
+    """The area's other chapter, when the question fits it as well as ``doc`` ("Who wrote the
+    chapter on space cooperation?": there are two) and names neither a chapter nor a perspective."""
+    if query.named_docs or query.perspective or query.followup:
+        return None
+    mine = _similarity(doc, found, descriptor_vectors)
+    others = [d for d in index.docs.values() if d.kind == "chapter" and d.area == doc.area and d is not doc]
+    close = [d for d in others if _similarity(d, found, descriptor_vectors) >= mine - _COMPANION_GAP]
+    return close[0] if len(close) == 1 else None
+
+
 def _similarity(doc: SourceDoc, found: Retrieved, descriptor_vectors: dict[str, np.ndarray]) -> float:
     vec = descriptor_vectors.get(doc.doc_id)
     return float(vec @ found.query_vector) if vec is not None else 0.0
@@ -159,6 +177,15 @@ def answer_metadata(
             text = f"The chapter {title} by {who} was published in the CSIS report {REPORT_TITLE} [m1]."
         else:
             text = f"The chapter {title} was written by {who} [m1]."
+            other = _companion(doc, query, found, index, descriptor_vectors)
+            if other is not None:  # each area has a chapter on Russian and one on Chinese views
+                opening = next(c for c in index.chunks if c.doc_id == other.doc_id)
+                ev["m2"] = Evidence(opening.chunk_id, other.byline or other.title)
+                order = list(index.docs)
+                first, second = sorted((doc, other), key=lambda d: order.index(d.doc_id))
+                key = {doc.doc_id: "m1", other.doc_id: "m2"}
+                one, two = (f"“{d.title}” by {d.authors_display} [{key[d.doc_id]}]" for d in (first, second))
+                text = f"Two chapters cover this: {one}, and {two}."
             if _ASKS_AFFILIATION.search(query.question):
                 text += _bio_lines(doc, index, ev)
         return Draft(text=text, evidence=ev)

@@ -229,6 +229,7 @@ _ANAPHORA = re.compile(
 )
 # a capitalised word past the first that is not a nationality: the question names its own subject
 _OWN_SUBJECT = re.compile(r"(?<=\S)\s+(?!(?:Russian|Chinese|Western|Soviet|American|European)\b)[A-Z]")
+_POSSESSIVE = re.compile(r"\b(its|their)\b", re.I)
 _BACK_REFERENCE = re.compile(r"\b(it|this|that|these|those|the same)\b(?!\s+(?:of|about)\b)", re.I)
 _FOLLOWUP_START = re.compile(
     r"^(and|also|what about|how about|so|then|but|why|anything else|more on)\b", re.I
@@ -329,7 +330,7 @@ def analyse(question: str, history: list[dict[str, Any]] | None, catalog: Catalo
     turns = [t for t in (history or []) if isinstance(t, dict) and isinstance(t.get("content"), str)]
     if turns and is_followup(question, named, query.topic if named else None):
         _resolve_followup(query, turns, catalog)
-    elif not turns and not named and query.intent and is_followup(question, named):
+    elif not turns and not named and query.intent and _refers_back_only(question, query.analysis):
         query.dangling = True  # "When was it published?" as a first question: published what?
     query.about_person = query.intent == "bio" or bool(_ABOUT_PERSON.search(question))
     # the documents named here or earlier in the conversation, biographies first when asked for
@@ -360,6 +361,12 @@ def _resolve_followup(query: Query, turns: list[dict[str, Any]], catalog: Catalo
         # a follow-up that asks for another perspective wants other sources than the last answer's
         docs = catalog.docs
         query.focus_docs = [d for d in query.focus_docs if _perspective_of(docs[d]) == query.perspective]
+
+
+def _refers_back_only(question: str, analysis: QuestionAnalysis) -> bool:
+    """Whether a question's subject is only a pronoun ("When was that published?", "What is its
+    original title?"), not a description ("Who wrote the chapter on space cooperation?")."""
+    return bool(_BACK_REFERENCE.search(question) or _POSSESSIVE.search(question)) and len(analysis.focus) <= 1
 
 
 def _subject(previous_user: list[str], catalog: Catalog) -> str:
