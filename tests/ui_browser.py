@@ -31,9 +31,9 @@ CHROMIUM_ARGS = [
 ]
 BOT = '#chat [data-testid="bot"]'
 USER = '#chat [data-testid="user"]'
-DONE = ".ta-sources, .ta-related, .ta-error, .ta-compare"
-"""Inside a bot message once the turn is complete: its sources, related reading, an error, or the
-columns of a comparison."""
+DONE = ".ta-copy-bar, .ta-sources, .ta-related, .ta-error, .ta-compare"
+"""Inside a bot message once the turn is complete: its copy bar (every finished answer has one),
+sources, related reading, an error, or the columns of a comparison."""
 
 # Timestamps (performance.now) of the Enter key, the first answer text, and the finished turn.
 _TIMER = """([bot, doneSelector]) => {

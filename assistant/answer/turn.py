@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assistant.answer.abstain import abstain
 from assistant.answer.broad import compose_broad
 from assistant.answer.extractive import compose
 from assistant.answer.generate import answer_stream as generated_stream
@@ -77,9 +76,7 @@ def draft_answer(
             "This question refers back to something, but nothing was asked before it in this "
             "conversation. Name the source, author or topic you mean."
         )
-        dangling = abstain(found, kb.settings, "", query)
-        dangling.text = reason
-        return dangling, False
+        return Draft(text=reason, abstained=True), False  # no reading: nothing is known to relate to
     if metadata:
         meta = answer_metadata(query, found, kb.index, kb.descriptors)
         if meta is not None:

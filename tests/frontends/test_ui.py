@@ -184,7 +184,15 @@ def test_respond_streams_then_keeps_a_plain_history(bot) -> None:  # type: ignor
     answer = bot.ask(S400)
     assert textbox == "" and chat[-1]["content"] == render_answer(answer, contexts_of(bot))
     assert chat[-1]["content"].count('<details class="ta-context">') == len(answer.citations)
-    assert history == [{"role": "user", "content": S400}, {"role": "assistant", "content": answer.text}]
+    # the plain history, each answer with the documents it cited (as ``Conversation`` keeps it)
+    assert history == [
+        {"role": "user", "content": S400},
+        {
+            "role": "assistant",
+            "content": answer.text,
+            "sources": list(dict.fromkeys(c.doc_id for c in answer.citations)),
+        },
+    ]
     assert plain == answer.format_plain()
 
     *_, (_, chat2, history2, _) = respond(bot, "When was that published?", chat, history)
@@ -339,6 +347,7 @@ def test_browser_follow_up_resolves_against_the_conversation(page) -> None:  # t
     clear(page)
     fresh = ask(page, "When was that published?").message
     assert "Armed Friendship" not in fresh.inner_text()
+    assert "Name the source, author or topic you mean." in fresh.inner_text()
 
 
 @pytest.mark.slow
@@ -600,7 +609,7 @@ def test_browser_errors_and_abstentions_are_friendly(page) -> None:  # type: ign
     assert "Related reading (not cited)" in message.inner_text()
     assert message.locator(".ta-reading").count() >= 1 and message.locator(".ta-citation").count() == 0
     assert "Traceback" not in page.locator("body").inner_text()
-    assert page.locator(f"#chat :is({DONE})").count() == 2
+    assert page.locator(BOT).filter(has=page.locator(DONE)).count() == 2  # both turns finished
 
 
 # --- the running app, as a program: `assistant serve` with a login, via gradio_client ----------

@@ -226,6 +226,8 @@ def render_answer(answer: Answer, context: Contexts = None) -> str:
             '<div class="ta-related"><div class="ta-sources-title">Related reading (not cited)</div>'
             f"{items}</div>"
         )
+    if not answer.citations:
+        parts.append(render_copy(answer))  # an abstention can be copied too
     return "\n\n".join(parts)
 
 
