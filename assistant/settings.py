@@ -105,11 +105,6 @@ class Settings(BaseSettings):
         "attributed points, one per chapter or source, chosen from the report's findings, "
         "implications and conclusions; off: the ordinary extractive answer.",
     )
-    broad_margin: float = Field(
-        0.15,
-        description="How far below the best document's point (in embedding similarity) another "
-        "document's point may score and still be listed in a broad answer.",
-    )
     sentence_dense_weight: float = Field(
         0.55,
         description="Weight of a sentence's embedding similarity to the question when choosing sentences.",
