@@ -90,9 +90,8 @@ def _bulleted(kb: KnowledgeBase, drafted: Draft, lead: str, attribute: bool) -> 
         by_doc.setdefault(doc_id, []).append(f"{plain(ev.quote)} [{key}]")
     lines = [lead]
     for doc_id, quotes in by_doc.items():
-        who = f"{_short_speaker(index.docs[doc_id])}: " if attribute else ""
         if attribute:
-            lines.append(f"- {who}{' '.join(quotes)}")
+            lines.append(f"- {_short_speaker(index.docs[doc_id])}: {' '.join(quotes)}")
         else:
             lines.extend(f"- {q}" for q in quotes)
     return Draft(text="\n".join(lines), evidence=drafted.evidence)
@@ -117,50 +116,37 @@ def _findings(kb: KnowledgeBase, summary: SourceDoc) -> Draft | None:
     general finding before them."""
     index = kb.index
     points = [
-        (ci, sentence)
-        for ci, slot, sentence in _sentences(kb, summary.doc_id)
-        if index.chunks[ci].section == FINDINGS_SECTION and _opens_paragraph(index.chunks[ci].text, sentence)
+        (chunk, sentence)
+        for chunk in index.chunks
+        if chunk.doc_id == summary.doc_id and chunk.section == FINDINGS_SECTION
+        for paragraph in chunk.text.split("\n\n")
+        for sentence in chunk.sentences
+        if paragraph.startswith(sentence) and not _italic(sentence)
     ]
-    # each area's finding opens with the area in bold; the note on translations is in italics
+    # each area's finding opens with the area in bold ("__Space and cyber:__ …")
     areas = [p for p in points if p[1].startswith("__")]
-    general = [p for p in points if not p[1].startswith("_")]
-    chosen = sorted((areas + general)[:MAX_POINTS], key=lambda p: index.chunks[p[0]].position)
+    general = [p for p in points if not p[1].startswith("__")]
+    chosen = sorted((areas + general)[:MAX_POINTS], key=lambda p: p[0].position)
     if not chosen:
         return None
     evidence: dict[str, Evidence] = {}
     lines = [f"The report's main findings, from its executive summary ({_surnames(summary)}):"]
-    for ci, sentence in chosen:
+    for chunk, sentence in chosen:
         key = f"b{len(evidence) + 1}"
-        evidence[key] = Evidence(index.chunks[ci].chunk_id, sentence)
+        evidence[key] = Evidence(chunk.chunk_id, sentence)
         lines.append(f"- {plain(sentence)} [{key}]")
     return Draft(text="\n".join(lines), evidence=evidence)
+
+
+def _italic(sentence: str) -> bool:
+    """A sentence set in italics ("_Disclaimer regarding translations:_ …"), not in bold."""
+    return sentence.startswith("_") and not sentence.startswith("__")
 
 
 def _topic(query: Query) -> set[str]:
     """What a broad question is about beyond the report as a whole ("Summarize the main findings"
     has nothing; "What does the report recommend for NATO?" has NATO)."""
     return set(query.analysis.focus) - _REPORT_WIDE
-
-
-def _opens_paragraph(text: str, sentence: str) -> bool:
-    return any(paragraph.startswith(sentence) for paragraph in text.split("\n\n"))
-
-
-def _sentences(kb: KnowledgeBase, doc_id: str) -> list[tuple[int, int, str]]:
-    """(chunk index, slot, sentence) of a document's sentences that can stand alone as a point."""
-    index, facts = kb.index, kb.facts
-    out = []
-    for ci, chunk in enumerate(index.chunks):
-        if chunk.doc_id != doc_id or chunk.section == "Citation":
-            continue
-        for slot, sentence in enumerate(chunk.sentences):
-            words = len(sentence.split())
-            if words < 8 or words > 70 or sentence.rstrip("”’\"'_*").endswith("?"):
-                continue
-            if sentence.startswith(("_▲", "|", ">")) or facts.of(index, ci, slot).leans_back:
-                continue
-            out.append((ci, slot, sentence))
-    return out
 
 
 def _lead(query: Query, drafted: Draft) -> str:
