@@ -16,6 +16,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from rank_bm25 import BM25Okapi
 
+from assistant.adapter import adapt, load_adapter
 from assistant.answer.answerability import ReportFacts
 from assistant.embed import embed
 from assistant.errors import IndexUnavailable, InvalidFilter
@@ -254,7 +255,15 @@ class Retrieved:
 
     passages: list[Passage]
     query_vector: np.ndarray
+    """The question's plain embedding (what the answerability model reads)."""
     dense: dict[int, float]
+
+
+def query_adapter(settings: Settings) -> np.ndarray | None:
+    """The fitted question map when the settings use it (``assistant.adapter``), else None."""
+    if not settings.query_adapter:
+        return None
+    return load_adapter(settings.query_adapter_file, settings.embedding_model)
 
 
 class Engine:
@@ -268,6 +277,7 @@ class Engine:
         self.catalog = index.derived("catalog", lambda: Catalog(index.docs, index.chunks))
         # spaCy's analysis of every report sentence (about 15 s): once per build, never per question
         self.facts = index.derived("facts", lambda: ReportFacts.build(index))
+        self.adapter = query_adapter(settings)
 
     def filters(self, value: Filters | Mapping[str, Any] | None) -> Filters:
         """``value`` validated: by ``Filters.parse``, then against this index's documents."""
@@ -281,12 +291,13 @@ class Engine:
         mode = mode or self.settings.retrieval
         index = self.index
         qvec = embed(self.settings.embedding_model, [query.text])[0]
+        moved = adapt(qvec, self.adapter)  # the dense rankings read the question moved toward answers
         mask = self.allowed(filters) if filters.active() else np.ones(len(index.chunks), dtype=bool)
         rankings: list[tuple[list[int], float]] = []
         dense_scores: dict[int, float] = {}
         weights = self.settings
         if mode in ("hybrid", "dense"):
-            dense_ids = self._dense(qvec, mask)
+            dense_ids = self._dense(moved, mask)
             dense_scores = dict(dense_ids)
             rankings.append(([i for i, _ in dense_ids], weights.dense_weight))
         if mode in ("hybrid", "bm25"):
@@ -295,9 +306,9 @@ class Engine:
             order = np.argsort(-lex)[: self.settings.lexical_k]
             rankings.append(([int(i) for i in order if lex[i] > 0], weights.lexical_weight))
         if mode == "hybrid" and weights.sentence_weight > 0:
-            rankings.append((self._best_sentences(qvec, mask), weights.sentence_weight))
+            rankings.append((self._best_sentences(moved, mask), weights.sentence_weight))
         if mode == "hybrid":
-            local = index.chunk_vectors @ qvec
+            local = index.chunk_vectors @ moved
             named = self._named_ranking(query, mask, local)
             if named:
                 rankings.append((named, 2.0))

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.adapter import ADAPTER_FILE
 from assistant.report import REPORT_FILE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +106,12 @@ class Settings(BaseSettings):
         "attributed points, one per chapter or source, chosen from the report's findings, "
         "implications and conclusions; off: the ordinary extractive answer.",
     )
+    query_adapter: bool = Field(
+        True,
+        description="Move the question's embedding with the fitted linear map (assistant/adapter.npz) "
+        "before dense retrieval and the choice of sentences; off: the plain MiniLM embedding.",
+    )
+    query_adapter_file: Path = Field(ADAPTER_FILE, description="The fitted map ``query_adapter`` reads.")
     sentence_dense_weight: float = Field(
         0.55,
         description="Weight of a sentence's embedding similarity to the question when choosing sentences.",

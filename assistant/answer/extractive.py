@@ -4,13 +4,15 @@ the report's own metadata, and abstention when the evidence is too weak."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 
+from assistant.adapter import adapt
 from assistant.answer.abstain import abstain, abstain_explained
 from assistant.answer.answerability import ReportFacts, contains, decide, normal
 from assistant.reported import reported_source
-from assistant.retrieve import Lexical, Retrieved
+from assistant.retrieve import Lexical, Retrieved, query_adapter
 from assistant.settings import Settings
 from assistant.store.index import Index
 from assistant.text import plain, terms
@@ -93,6 +95,25 @@ def score_sentences(
     return out
 
 
+def _toward_answers(
+    scored: list[Scored], index: Index, settings: Settings, vector: np.ndarray
+) -> list[Scored]:
+    """The candidates re-scored with the question's embedding moved toward answers
+    (``assistant.adapter``) in place of its plain one, best first; unchanged without the map."""
+    w = query_adapter(settings)
+    if w is None:
+        return scored
+    moved = adapt(vector, w)
+    rows = np.array([int(index.sentence_start[s.chunk_index]) + s.slot for s in scored])
+    near = index.sentence_vectors[rows] @ moved
+    weight = settings.sentence_dense_weight
+    out = [
+        replace(s, score=s.score + weight * (float(d) - s.dense)) for s, d in zip(scored, near, strict=True)
+    ]
+    out.sort(key=lambda s: -s.score)
+    return out
+
+
 def _bio_answers(query: Query, bio_id: str) -> bool:
     """Whether a contributor's biography may answer: the question asks who, or names the person,
     or a follow-up about a person named earlier asks about their career ("Where does she
@@ -138,6 +159,8 @@ def compose(
             return abstain(found, settings, "No passage comes close to it.", query)
     elif not (decision := decide(query, found, scored, index, facts, settings.evidence_chunks)).answerable:
         return abstain_explained(decision, query, found, scored, index, settings, facts)
+    plain_vector = found.query_vector if topic_vector is None else topic_vector
+    scored = _toward_answers(scored, index, settings, plain_vector)
     best = scored[0].score
     chosen: list[Scored] = []
     per_chunk: dict[int, int] = {}
