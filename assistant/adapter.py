@@ -4,9 +4,9 @@ MiniLM embeds a question ("In what year did Moscow agree to sell the S-400?") an
 that answers it ("…a shift in Russia’s policy was observed in 2015 when Russia agreed to sell…")
 in different regions of its space. A linear map fitted on the dev split's (question, evidence
 sentence) pairs, ``q + qW`` then unit length, moves questions toward their answers; report
-sentences keep the embeddings they were built with, so the index does not change. The dense
-retrieval rankings and the composer's choice of sentences read the moved vector; the
-answerability model keeps reading the plain one (it was fitted on it).
+sentences keep the embeddings they were built with, so the index does not change. The chunk-level
+dense ranking and the composer's choice of sentences read the moved vector; the sentence-level and
+named-document rankings and the answerability model keep reading the plain one.
 
 ``adapter.npz`` beside this module holds ``W`` (float16) and the embedding model it was fitted
 for; ``evals/fit_adapter.py`` fits it.

@@ -291,7 +291,9 @@ class Engine:
         mode = mode or self.settings.retrieval
         index = self.index
         qvec = embed(self.settings.embedding_model, [query.text])[0]
-        moved = adapt(qvec, self.adapter)  # the dense rankings read the question moved toward answers
+        # the chunk-level dense ranking reads the question moved toward answers; the sentence-level and
+        # named-document rankings keep the plain vector, which keeps a named author's own text first
+        moved = adapt(qvec, self.adapter)
         mask = self.allowed(filters) if filters.active() else np.ones(len(index.chunks), dtype=bool)
         rankings: list[tuple[list[int], float]] = []
         dense_scores: dict[int, float] = {}
@@ -306,9 +308,9 @@ class Engine:
             order = np.argsort(-lex)[: self.settings.lexical_k]
             rankings.append(([int(i) for i in order if lex[i] > 0], weights.lexical_weight))
         if mode == "hybrid" and weights.sentence_weight > 0:
-            rankings.append((self._best_sentences(moved, mask), weights.sentence_weight))
+            rankings.append((self._best_sentences(qvec, mask), weights.sentence_weight))
         if mode == "hybrid":
-            local = index.chunk_vectors @ moved
+            local = index.chunk_vectors @ qvec
             named = self._named_ranking(query, mask, local)
             if named:
                 rankings.append((named, 2.0))
