@@ -21,12 +21,19 @@ $(VENV)/.installed: pyproject.toml
 # on 2 cores). GGML_NATIVE=OFF gives a portable AVX2 build: the native default picks llama.cpp's AMX
 # backend on CPUs that advertise AMX, and that backend dies at the first decode (llama.cpp issue 20824).
 # A build installed without the marker below (an older native one) is replaced.
+# The portable wheel is built once per machine into a folder named after its flags (pip's own
+# cache would not tell a native build from a portable one) and installed from there afterwards.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEELS ?= $(HOME)/.cache/transatlantic-assistant/wheels/llama-cpp-python-$(LLAMA_VERSION)-native-off
 llm: $(VENV)/.llm-installed
 
 $(VENV)/.llm-installed: $(VENV)/.installed
 	$(BIN)/python -m pip uninstall --quiet --yes llama-cpp-python 2>/dev/null || true
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir -e '.[llm]'
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-cache-dir --no-deps \
+		--wheel-dir $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(BIN)/python -m pip install --quiet --no-cache-dir --find-links $(LLAMA_WHEELS) -e '.[llm]'
 	echo "$(LLAMA_CMAKE_ARGS)" > $@
 
 run: setup

@@ -107,9 +107,10 @@ class Settings(BaseSettings):
         "implications and conclusions; off: the ordinary extractive answer.",
     )
     query_adapter: bool = Field(
-        True,
+        False,
         description="Move the question's embedding with the fitted linear map (assistant/adapter.npz) "
-        "before dense retrieval and the choice of sentences; off: the plain MiniLM embedding.",
+        "for the chunk-level dense ranking and the choice of sentences; off (the default): the plain "
+        "MiniLM embedding everywhere.",
     )
     query_adapter_file: Path = Field(ADAPTER_FILE, description="The fitted map ``query_adapter`` reads.")
     sentence_dense_weight: float = Field(

@@ -41,13 +41,15 @@ def test_the_file_names_its_model(tmp_path: Path) -> None:
     assert load_adapter(tmp_path / "absent.npz", "model-a") is None
 
 
-def test_the_shipped_map_fits_the_default_model_and_the_setting_turns_it_off() -> None:
-    settings = Settings()
+def test_the_shipped_map_fits_the_default_model_and_is_off_unless_asked_for() -> None:
+    settings = Settings(query_adapter=True)
     w = query_adapter(settings)
     assert w is not None and w.shape == (384, 384)
     assert settings.query_adapter_file == ADAPTER_FILE
-    assert query_adapter(Settings(query_adapter=False)) is None
-    assert query_adapter(Settings(query_adapter_file=Path("/nonexistent/map.npz"))) is None
+    assert query_adapter(Settings()) is None
+    assert (
+        query_adapter(Settings(query_adapter=True, query_adapter_file=Path("/nonexistent/map.npz"))) is None
+    )
 
 
 @pytest.mark.slow
@@ -60,7 +62,7 @@ def test_held_out_questions_move_toward_their_evidence(bot: Assistant) -> None:
         for ci, c in enumerate(index.chunks)
         for slot, s in enumerate(c.sentences)
     ]
-    w = query_adapter(bot.settings)
+    w = query_adapter(bot.settings.model_copy(update={"query_adapter": True}))
     assert w is not None
     vectors = np.asarray(index.sentence_vectors, dtype=np.float32)
     plain_rr: list[float] = []
