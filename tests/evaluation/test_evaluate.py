@@ -42,7 +42,7 @@ def shipped() -> list[Item]:
 
 def test_shipped_question_set_is_valid(shipped: list[Item], report_and_corpus: tuple[Report, str]) -> None:
     report, corpus = report_and_corpus
-    assert len(shipped) == 1765
+    assert len(shipped) == 1925
     assert {i.split for i in shipped} == {"dev", "test", "blind"}
     assert validate(shipped, report, corpus) == []
 
@@ -417,9 +417,9 @@ def test_eval_options_and_defaults() -> None:
 
 
 def test_select_subsets(shipped: list[Item]) -> None:
-    assert len(evaluate.select(shipped, "dev")) == 1376
+    assert len(evaluate.select(shipped, "dev")) == 1536
     assert len(evaluate.select(shipped, "blind")) == 160
-    assert len(evaluate.select(shipped, "all")) == 1765
+    assert len(evaluate.select(shipped, "all")) == 1925
     assert [i.id for i in evaluate.select(shipped, "all", ids=["q002", "q001"])] == ["q001", "q002"]
     facts = evaluate.select(shipped, "dev", types=["fact"], limit=4)
     assert len(facts) == 4 and {i.type for i in facts} == {"fact"}
@@ -427,7 +427,7 @@ def test_select_subsets(shipped: list[Item]) -> None:
 
 def test_validate_only(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_eval_command(_parse("--validate-only")) == 0
-    assert "1765 items, no problems" in capsys.readouterr().out
+    assert "1925 items, no problems" in capsys.readouterr().out
 
 
 def test_broken_set_stops_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
