@@ -87,7 +87,9 @@ class Settings(BaseSettings):
     answer_words: int = Field(
         0,
         description="Word budget of an answer to a specific question: the best quotation always comes "
-        "first, further quotations only while the answer stays within it (0: no limit).",
+        "first and whole; then each further chosen sentence (with the one it leans on) while the answer "
+        "fits, and only then the sentences that run on after them (0: no limit; 90 gives a median of "
+        "75 words on dev at about six points of key facts and two of source hit).",
     )
     broad_answer_words: int = Field(
         0,

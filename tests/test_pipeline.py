@@ -111,6 +111,28 @@ def test_answers_to_the_benchmark_questions_all_hold(bot: Assistant, corpus_text
         assert check(ans, corpus_text) == [], item["id"]
 
 
+@pytest.mark.parametrize("question", VARIED[:8])
+def test_a_word_budget_keeps_the_best_quotation_whole_and_shortens_the_rest(
+    bot: Assistant, corpus_text: str, question: str
+) -> None:
+    """With ``answer_words`` set, the best quotation leads as it does without a budget and the rest
+    stays within the budget, in whole sentences of the same passages."""
+    unlimited = bot.ask(question)
+    short = Assistant(bot.settings.model_copy(update={"answer_words": 60})).ask(question)
+    assert check(short, corpus_text) == []
+    if unlimited.abstained:
+        assert short.abstained
+        return
+    # the same lead (without a budget a later choice from the same paragraph may merge into it)
+    assert short.citations[0].quote in unlimited.citations[0].quote
+    words = [len(c.quote.split()) for c in short.citations]
+    assert len(words) == 1 or sum(words) <= 60, words
+    # the same chosen sentences, fewer of their neighbours: each quotation lies inside one of the
+    # unlimited answer's quotations of the same passage
+    for c in short.citations:
+        assert any(c.chunk_id == u.chunk_id and c.quote in u.quote for u in unlimited.citations), c.quote
+
+
 def test_answer_shape_and_json(bot: Assistant) -> None:
     ans = bot.ask("What did Russia agree to sell China in 2015?")
     assert isinstance(ans, Answer) and not ans.abstained

@@ -256,10 +256,16 @@ def _draft_from(
     attribute: bool = False,
     budget: int = 0,
 ) -> Draft:
-    """One quotation per chosen sentence, widened to the neighbours it needs; overlaps merge. The
-    best quotation comes first; the others follow while the answer stays within ``budget`` words
-    (0: no limit), so a quotation is never cut, only left out."""
-    spans: list[tuple[int, int, int]] = []  # (chunk index, first slot, last slot)
+    """One quotation per chosen sentence, widened to the neighbours it needs; overlaps merge.
+
+    Within a word ``budget`` (0: no limit) the best quotation comes first, whole; the others are
+    admitted in two passes: first each chosen sentence with only the sentence it leans on ('Such a
+    scenario…' needs the one before), best first, while the answer fits; then, best first, the
+    sentences that run on after it ('This would …') while it still fits. So one point from each of
+    several sources comes before a longer quotation from one. A quotation is never cut inside a
+    sentence."""
+    cores: list[tuple[int, int, int]] = []  # (chunk index, first slot, last slot) of what must be shown
+    fulls: list[tuple[int, int, int]] = []  # the same with the sentences that run on
     for n, s in enumerate(chosen):
         chunk = index.chunks[s.chunk_index]
         lo, hi = _span(chunk, s.slot, _leans(facts, index, s))
@@ -270,27 +276,69 @@ def _draft_from(
             and len(chunk.sentences[hi + 1].split()) >= _FRAGMENT_WORDS
         ):
             hi += 1  # never into a list item's heading ('Third, changes in content.')
-        for k, (ci, a, b) in enumerate(spans):
-            if ci == s.chunk_index and lo <= b + 1 and hi >= a - 1:
+        cores.append((s.chunk_index, lo, s.slot))
+        fulls.append((s.chunk_index, lo, hi))
+    if budget:
+        cores[:1] = fulls[:1]  # the best quotation whole, as it reads without a budget
+        picked = _within(index, cores, budget)
+        used = _words(index, [cores[i] for i in picked])
+        spans = {i: cores[i] for i in picked}
+        for i in picked:
+            extra = _words(index, [fulls[i]]) - _words(index, [cores[i]])
+            if extra and used + extra <= budget:
+                spans[i] = fulls[i]
+                used += extra
+        ordered = [spans[i] for i in sorted(spans)]
+    else:
+        ordered = fulls
+    return _quote(_merged(index, ordered), index, attribute)
+
+
+def _quotation(chunk: Chunk, a: int, b: int) -> str:
+    quote = " ".join(chunk.sentences[a : b + 1])
+    return quote if quote in chunk.text else chunk.sentences[a]  # never across a paragraph break
+
+
+def _words(index: Index, spans: list[tuple[int, int, int]]) -> int:
+    return sum(len(_quotation(index.chunks[ci], a, b).split()) for ci, a, b in spans)
+
+
+def _within(index: Index, spans: list[tuple[int, int, int]], budget: int) -> list[int]:
+    """The spans, best first, that fit in ``budget`` words; the first always (a shorter one further
+    down may still fit after a long one is left out)."""
+    picked: list[int] = []
+    used = 0
+    for i, span in enumerate(spans):
+        size = _words(index, [span])
+        if picked and used + size > budget:
+            continue
+        picked.append(i)
+        used += size
+    return picked
+
+
+def _merged(index: Index, spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Spans of one chunk that overlap or touch become one, at the place of the first."""
+    out: list[tuple[int, int, int]] = []
+    for ci0, lo, hi in spans:
+        for k, (ci, a, b) in enumerate(out):
+            if ci == ci0 and lo <= b + 1 and hi >= a - 1:
                 merged = (ci, min(a, lo), max(b, hi))
                 if _verbatim(index.chunks[ci], merged[1], merged[2]):
-                    spans[k] = merged
+                    out[k] = merged
                     break
         else:
-            spans.append((s.chunk_index, lo, hi))
+            out.append((ci0, lo, hi))
+    return out
+
+
+def _quote(spans: list[tuple[int, int, int]], index: Index, attribute: bool) -> Draft:
     evidence: dict[str, Evidence] = {}
     parts: list[str] = []
     last = ""
-    used = 0
     for ci, a, b in spans:
         chunk = index.chunks[ci]
-        quote = " ".join(chunk.sentences[a : b + 1])
-        if quote not in chunk.text:  # never quote across a paragraph break
-            quote = chunk.sentences[a]
-        size = len(quote.split())
-        if budget and parts and used + size > budget:
-            continue  # a shorter quotation further down may still fit
-        used += size
+        quote = _quotation(chunk, a, b)
         key = f"e{len(evidence) + 1}"
         evidence[key] = Evidence(chunk.chunk_id, quote)
         who = _who(index, index.docs[chunk.doc_id], quote) if attribute else ""

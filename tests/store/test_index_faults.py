@@ -219,7 +219,7 @@ def _damage(settings: Settings, target: str, action: str, data: bytes, shape: st
 
 
 @hypothesis_settings(
-    max_examples=30,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
