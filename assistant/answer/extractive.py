@@ -280,8 +280,7 @@ def _draft_from(
         fulls.append((s.chunk_index, lo, hi))
     if budget:
         cores[:1] = fulls[:1]  # the best quotation whole, as it reads without a budget
-        picked = _within(index, cores, budget)
-        used = _words(index, [cores[i] for i in picked])
+        picked, used = _within(index, cores, budget)
         spans = {i: cores[i] for i in picked}
         for i in picked:
             extra = _words(index, [fulls[i]]) - _words(index, [cores[i]])
@@ -303,9 +302,9 @@ def _words(index: Index, spans: list[tuple[int, int, int]]) -> int:
     return sum(len(_quotation(index.chunks[ci], a, b).split()) for ci, a, b in spans)
 
 
-def _within(index: Index, spans: list[tuple[int, int, int]], budget: int) -> list[int]:
-    """The spans, best first, that fit in ``budget`` words; the first always (a shorter one further
-    down may still fit after a long one is left out)."""
+def _within(index: Index, spans: list[tuple[int, int, int]], budget: int) -> tuple[list[int], int]:
+    """The spans, best first, that fit in ``budget`` words, and the words they take; the first always
+    (a shorter one further down may still fit after a long one is left out)."""
     picked: list[int] = []
     used = 0
     for i, span in enumerate(spans):
@@ -314,7 +313,7 @@ def _within(index: Index, spans: list[tuple[int, int, int]], budget: int) -> lis
             continue
         picked.append(i)
         used += size
-    return picked
+    return picked, used
 
 
 def _merged(index: Index, spans: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
